@@ -1,0 +1,29 @@
+"""Registered targets (installed as ``neurodeploy.backends``): an explicit table, imported lazily.
+
+A backend module is imported only when its target is asked for, so ``neurodeploy targets`` and the ``ref``
+backend never import Lava.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from neurodeploy.errors import InputError
+
+BACKENDS: dict[str, str] = {
+    "ref": "neurodeploy.backends.ref.backend:ReferenceBackend",
+}
+
+
+def spec_path(name: str) -> Path:
+    return Path(__file__).parent / name / "spec.yaml"
+
+
+def get_backend(name: str):
+    """Instantiate the backend registered as ``name`` with its validated spec."""
+    from neurodeploy.spec import load_spec
+
+    if name not in BACKENDS:
+        raise InputError(f"unknown target '{name}'; registered targets: {', '.join(sorted(BACKENDS))}")
+    module, cls = BACKENDS[name].split(":")
+    return getattr(importlib.import_module(module), cls)(load_spec(spec_path(name)))

@@ -1,0 +1,49 @@
+"""The backend interface: one small class per target chip.
+
+A backend holds its chip spec and nothing else. The compile driver calls, in order: ``passes`` (target
+passes: quantization to the chip's arithmetic, core mapping), ``check`` (every problem that prevents
+deployment, each naming the layer and the numbers), ``simulate`` (run the compiled graph the way the chip
+computes), ``estimate`` (energy, latency, cores from the spec and the measured activity).
+"""
+from __future__ import annotations
+
+import abc
+from typing import TYPE_CHECKING, Iterable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from neurodeploy.ir.graph import Graph
+    from neurodeploy.passes import Pass
+    from neurodeploy.sim.evaluate import Evaluation
+    from neurodeploy.spec import ChipSpec
+
+
+class Backend(abc.ABC):
+    """A compilation target; ``name`` equals its folder under backends/ and its spec's name."""
+
+    name: str = ""
+
+    def __init__(self, spec: ChipSpec) -> None:
+        self.spec = spec
+
+    def unsupported_ops(self, g: Graph) -> list[str]:
+        """One problem per node whose op the spec does not list in ``supported_ops``."""
+        return [f"{n}: op {n.op} is not supported by target '{self.name}'" for n in g.nodes
+                if n.op not in self.spec.supported_ops]
+
+    @abc.abstractmethod
+    def passes(self) -> list[Pass]:
+        """Target passes run after conversion, in order."""
+
+    @abc.abstractmethod
+    def check(self, g: Graph) -> list[str]:
+        """Every problem that prevents deploying ``g``; empty when it can be deployed."""
+
+    @abc.abstractmethod
+    def simulate(self, g: Graph, feeds: dict[str, np.ndarray], keep: Iterable[str] = ()) -> dict[str, np.ndarray]:
+        """Run ``g`` as the target computes; same contract as ``neurodeploy.ir.reference.run``."""
+
+    @abc.abstractmethod
+    def estimate(self, g: Graph, activity: Evaluation | None) -> dict:
+        """Figures for the report (keys carry units); unknown spec values raise SpecError, never 0."""

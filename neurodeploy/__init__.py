@@ -1,0 +1,9 @@
+"""neurodeploy: deploy PyTorch/ONNX networks onto neuromorphic chips.
+
+Pipeline: front-end (torch.fx, ONNX) -> IR graph -> canonicalizing passes -> ANN-to-SNN conversion ->
+backend passes (quantization, core mapping) -> simulation and per-chip estimates -> report.
+Nothing heavy is imported here, so ``neurodeploy --help`` stays fast.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,145 @@
+"""The ``neurodeploy`` command line: compile, inspect, targets.
+
+User errors print as ``error: ...`` (one line per problem) with exit code 2 and no traceback; ``--debug``
+shows the traceback. Unexpected failures exit with 3.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a shape like 1,8,8") from None
+    if not shape or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a shape like 1,8,8")
+    return shape
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_compile(args) -> int:
+    from neurodeploy.compile import CompileRequest, compile_model
+    from neurodeploy.models import DEFAULT_MODEL
+    from neurodeploy.passes import ConversionConfig
+    from neurodeploy.report import render_text
+
+    model = args.model or DEFAULT_MODEL
+    conversion = ConversionConfig(num_steps=args.steps, percentile=args.percentile, encoding=args.encoding,
+                                  maxpool=args.maxpool, v_init=args.v_init)
+    request = CompileRequest(
+        model=model, output=args.output or Path("build") / Path(model).stem, target=args.target,
+        definition=args.definition, input_shape=args.input_shape, dataset=args.dataset,
+        calibration_samples=args.calibration_samples, eval_samples=args.eval_samples, conversion=conversion)
+    report = compile_model(request, say=_say)
+    print(render_text(report))
+    print(f"\nbuild written to {request.output}/ (ann.onnx, snn.onnx, report.json, report.md, passes.log)")
+    return 0
+
+
+def _load_for_inspect(path: Path):
+    from neurodeploy.errors import InputError
+    from neurodeploy.frontend.onnx_import import load_onnx
+
+    if path.is_dir():
+        if not (path / "snn.onnx").is_file():
+            raise InputError(f"{path}: not a build folder (no snn.onnx)")
+        path = path / "snn.onnx"
+    if path.suffix != ".onnx":
+        raise InputError(f"{path}: inspect reads .onnx files or build folders")
+    return load_onnx(path)
+
+
+def cmd_inspect(args) -> int:
+    from neurodeploy.ir.summary import summarize
+    from neurodeploy.report import text_table
+
+    g = _load_for_inspect(args.file)
+    rows = summarize(g)
+    print(f"{args.file}: graph '{g.name}', {len(g.nodes)} nodes, inputs "
+          + ", ".join(f"{k} {t}" for k, t in g.inputs.items()))
+    print(text_table(("name", "op", "shape", "neurons", "synapses", "parameters"),
+                     [[r.name, r.op, r.shape, r.neurons, r.synapses, r.parameters] for r in rows]))
+    print(f"total: {sum(r.neurons for r in rows)} neurons, {sum(r.synapses for r in rows)} synapses, "
+          f"{sum(r.parameters for r in rows)} parameters")
+    return 0
+
+
+def cmd_targets(args) -> int:
+    from neurodeploy.backends import BACKENDS, spec_path
+    from neurodeploy.report import text_table
+    from neurodeploy.spec import load_spec
+
+    rows = []
+    for name in sorted(BACKENDS):
+        spec = load_spec(spec_path(name))
+        rows.append([name, spec.title, str(spec_path(name))])
+    print(text_table(("target", "title", "spec"), rows))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser = argparse.ArgumentParser(prog="neurodeploy", parents=[common],
+                                     description="Deploy PyTorch/ONNX networks onto neuromorphic chips.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compile", parents=[common], help="import, convert to an SNN, simulate, report")
+    p.add_argument("model", nargs="?", help="zoo name, .onnx file, or .pt checkpoint (default: digits_cnn)")
+    p.add_argument("-o", "--output", type=Path, help="build folder (default: build/<model>)")
+    p.add_argument("--target", default="ref", help="backend (see 'neurodeploy targets')")
+    p.add_argument("--definition", help="model definition of a .pt checkpoint: zoo name or file.py:Class")
+    p.add_argument("--input-shape", type=_shape, help="per-sample input shape, e.g. 1,8,8")
+    p.add_argument("--dataset", help="'digits' or a .npz file with x_train, y_train, x_test, y_test")
+    p.add_argument("--steps", type=int, default=32, help="time steps T of the SNN (default 32)")
+    p.add_argument("--percentile", type=float, default=99.9, help="activation percentile for thresholds")
+    p.add_argument("--v-init", type=float, default=0.5, help="initial membrane potential / threshold")
+    p.add_argument("--encoding", choices=("direct", "bernoulli", "poisson"), default="direct")
+    p.add_argument("--maxpool", choices=("error", "avg"), default="error",
+                   help="MaxPool: refuse (default) or replace by average pooling")
+    p.add_argument("--calibration-samples", type=int, default=512)
+    p.add_argument("--eval-samples", type=int, help="test samples to evaluate (default: whole test split)")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("inspect", parents=[common], help="per-node op, shape, neurons, synapses, parameters")
+    p.add_argument("file", type=Path, help=".onnx file or build folder")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("targets", parents=[common], help="registered backends and their spec files")
+    p.set_defaults(func=cmd_targets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from neurodeploy.errors import NeurodeployError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except NeurodeployError as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: say so plainly, keep the traceback for --debug
+        if args.debug:
+            raise
+        print(f"internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""The compile driver: the one place where front-end, pass stages, backend and report meet.
+
+    model -> IR (front-end) -> 'canonicalize' passes -> 'rate' conversion passes -> backend passes
+          -> backend.check -> evaluate ANN and SNN on the test split -> backend.estimate -> build folder
+
+The build folder is written only when everything succeeded: files go to a hidden temporary folder that is
+renamed into place, so a failed compile leaves no partial output.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from neurodeploy.errors import InputError, UnsupportedError
+from neurodeploy.passes import ConversionConfig, PassContext, run_passes, stage
+
+BUILD_MARKER = "report.json"
+
+
+@dataclass
+class CompileRequest:
+    """Everything ``neurodeploy compile`` was asked to do."""
+
+    model: str
+    output: Path
+    target: str = "ref"
+    definition: str | None = None
+    input_shape: tuple[int, ...] | None = None
+    dataset: str | None = None
+    calibration_samples: int = 512
+    eval_samples: int | None = None
+    conversion: ConversionConfig = field(default_factory=ConversionConfig)
+
+
+class _Steps:
+    """Numbered progress lines with timings, e.g. '[3/7] convert to SNN ... 0.41 s'."""
+
+    def __init__(self, total: int, say: Callable[[str], None]) -> None:
+        self.total, self.done, self.say, self.timings = total, 0, say, {}
+
+    def run(self, label: str, fn: Callable, *args):
+        self.done += 1
+        start = time.perf_counter()
+        result = fn(*args)
+        self.timings[label] = round(time.perf_counter() - start, 3)
+        self.say(f"[{self.done}/{self.total}] {label} ... {self.timings[label]:.2f} s")
+        return result
+
+
+def _check_input_shape(graph, dataset) -> None:
+    (name, t), = graph.inputs.items()
+    if t.shape != dataset.input_shape:
+        raise InputError(f"model input '{name}' has per-sample shape {list(t.shape)} but data set "
+                         f"'{dataset.name}' has {list(dataset.input_shape)}")
+
+
+def _import(request: CompileRequest):
+    from neurodeploy.data import load_dataset
+    from neurodeploy.frontend import load_model
+
+    loaded = load_model(request.model, request.definition, request.input_shape)
+    if len(loaded.graph.inputs) != 1:
+        raise UnsupportedError(f"{loaded.name}: models with {len(loaded.graph.inputs)} inputs are not supported")
+    dataset_name = request.dataset or loaded.dataset
+    if dataset_name is None:
+        raise InputError(f"{request.model}: conversion needs a data set for calibration and accuracy; "
+                         "give --dataset digits or --dataset FILE.npz")
+    dataset = load_dataset(dataset_name)
+    _check_input_shape(loaded.graph, dataset)
+    return loaded, dataset
+
+
+def _evaluate(ann, snn, backend, dataset, request):
+    from neurodeploy.sim.evaluate import evaluate
+
+    n = request.eval_samples or len(dataset.x_test)
+    x, y = dataset.x_test[:n], dataset.y_test[:n]
+    return evaluate(ann, x, y), evaluate(snn, x, y, simulate=backend.simulate)
+
+
+def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -> dict:
+    """Run the whole pipeline for ``request`` and write its build folder; returns the report dict."""
+    from neurodeploy.backends import get_backend
+    from neurodeploy.report import build_report, render_markdown
+
+    _check_output(request.output)
+    backend = get_backend(request.target)
+    steps = _Steps(6, say)
+    loaded, dataset = steps.run(f"import {request.model}", _import, request)
+    ctx = PassContext(request.conversion, calibration=dataset.x_train[: request.calibration_samples])
+    ann = steps.run("canonicalize (fold BatchNorm, ...)", run_passes, loaded.graph, stage("canonicalize"), ctx)
+    snn = steps.run(f"convert to rate SNN, T={request.conversion.num_steps}, target passes ({request.target})",
+                    run_passes, ann, stage("rate") + backend.passes(), ctx)
+    problems = backend.check(snn)
+    if problems:
+        raise UnsupportedError(f"{loaded.name} cannot be deployed on target '{request.target}':", problems)
+    ann_eval, snn_eval = steps.run(f"evaluate ANN and SNN on {dataset.name} test split", _evaluate,
+                                   ann, snn, backend, dataset, request)
+    estimate = steps.run(f"estimate ({request.target})", backend.estimate, snn, snn_eval)
+    report = build_report(loaded.name, request, backend.spec, ann, snn, ann_eval, snn_eval, estimate,
+                          dataset.name, steps.timings)
+    files = {"ann.onnx": ann, "snn.onnx": snn, "report.json": json.dumps(report, indent=2, default=str) + "\n",
+             "report.md": render_markdown(report), "passes.log": "\n".join(ctx.log) + "\n"}
+    steps.run(f"write {request.output}", write_build, request.output, files)
+    return report
+
+
+def _check_output(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / BUILD_MARKER).exists())):
+        raise InputError(f"{out} exists and is not a neurodeploy build folder; choose another -o")
+
+
+def write_build(out: Path, files: dict) -> None:
+    """Write ``files`` (name -> text or Graph) into ``out`` atomically, replacing an earlier build."""
+    from neurodeploy.ir.onnx_file import save_onnx
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        for name, content in files.items():
+            if isinstance(content, str):
+                (tmp / name).write_text(content)
+            else:
+                save_onnx(content, tmp / name)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def request_dict(request: CompileRequest) -> dict:
+    d = asdict(request)
+    d["output"] = str(request.output)
+    return d

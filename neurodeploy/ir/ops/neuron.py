@@ -1,0 +1,156 @@
+"""Neuromorphic ops (ONNX domain ``ai.neurodeploy``): encoders, spiking neurons and readouts.
+
+Time-step semantics, shared by all of them: a timed value is ``[T, N, *shape]`` and step t of every layer
+is computed from step t of its inputs (no synaptic delay in the IR; a backend whose hardware adds delays
+models them itself). Neurons start each sample from ``v_init`` and carry state only along the time axis.
+A neuron spikes at step t when v[t] >= v_th (after integrating its input of that step); the spike is 1.0.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from neurodeploy.errors import GraphError
+from neurodeploy.ir.graph import Node, TensorType
+from neurodeploy.ir.ops.base import NEURO_DOMAIN, Attr, OpDef
+
+
+def _input(node: Node, types: list, timed: bool) -> TensorType:
+    acts = [t for t in types if t is not None]
+    if len(acts) != 1:
+        raise GraphError(f"{node}: expects exactly one activation input, got {len(acts)}")
+    if acts[0].timed != timed:
+        want = "a time axis [T, N, ...]" if timed else "no time axis"
+        raise GraphError(f"{node}: input must have {want}, got {acts[0]}")
+    return acts[0]
+
+
+def _encode_infer(node, types, params, attrs):
+    x = _input(node, types, timed=False)
+    if attrs["num_steps"] < 1:
+        raise GraphError(f"{node}: num_steps must be >= 1, got {attrs['num_steps']}")
+    return [TensorType(x.shape, "float32", timed=True)]
+
+
+def _neuron_infer(node, types, params, attrs):
+    x = _input(node, types, timed=True)
+    if attrs["v_th"] <= 0:
+        raise GraphError(f"{node}: threshold v_th must be > 0, got {attrs['v_th']}")
+    return [TensorType(x.shape, "float32", timed=True)]
+
+
+def _readout_infer(node, types, params, attrs):
+    x = _input(node, types, timed=True)
+    return [TensorType(x.shape, "float32", timed=False)]
+
+
+# ------------------------------------------------------------------ encoders
+
+
+def _direct_ref(args, attrs):
+    x = args[0]
+    return [np.broadcast_to(x, (attrs["num_steps"],) + x.shape)]
+
+
+def _rate_ref(args, attrs):
+    x = args[0]
+    rate = np.clip(attrs["gain"] * x, 0.0, None)
+    prob = np.minimum(rate, 1.0) if attrs["distribution"] == "bernoulli" else 1.0 - np.exp(-rate)
+    rng = np.random.default_rng(attrs["seed"])
+    draws = rng.random((attrs["num_steps"],) + x.shape, dtype=np.float32)
+    return [(draws < prob).astype(np.float32)]
+
+
+DIRECT_ENCODE = OpDef(
+    "DirectEncode", "encode", (1, 1), _encode_infer, _direct_ref,
+    attrs={"num_steps": Attr("int", doc="T, the number of time steps")},
+    domain=NEURO_DOMAIN,
+    doc="Analog (direct) input: the same real-valued input x is presented at every one of T steps.",
+)
+RATE_ENCODE = OpDef(
+    "RateEncode", "encode", (1, 1), _encode_infer, _rate_ref,
+    attrs={
+        "num_steps": Attr("int"),
+        "distribution": Attr("str", "bernoulli", choices=("bernoulli", "poisson")),
+        "gain": Attr("float", 1.0, doc="spike probability (bernoulli) or rate (poisson) per unit input"),
+        "seed": Attr("int", 0),
+    },
+    domain=NEURO_DOMAIN,
+    doc="Stochastic rate code: at each step spike with p = clip(gain*x, 0, 1) (bernoulli) "
+        "or p = 1 - exp(-gain*x), the chance of at least one Poisson event in the step (poisson).",
+)
+
+# ------------------------------------------------------------------ neurons
+
+
+def _integrate_and_fire(x: np.ndarray, attrs: dict, v_decay: float, i_decay: float) -> np.ndarray:
+    """Shared loop of IF and LIF over the time axis of x [T, N, ...]; returns spikes of the same shape."""
+    v_th, subtract = attrs["v_th"], attrs["reset"] == "subtract"
+    v = np.full(x.shape[1:], attrs["v_init"], dtype=np.float64)
+    current = np.zeros(x.shape[1:], dtype=np.float64)
+    spikes = np.empty(x.shape, dtype=np.float32)
+    for t in range(x.shape[0]):
+        current = current * (1.0 - i_decay) + x[t]
+        v = v * (1.0 - v_decay) + current
+        fired = v >= v_th
+        spikes[t] = fired
+        if subtract:
+            v = v - v_th * fired
+        else:
+            v = np.where(fired, 0.0, v)
+    return spikes
+
+
+_NEURON_ATTRS = {
+    "v_th": Attr("float", doc="firing threshold"),
+    "reset": Attr("str", "subtract", choices=("subtract", "zero"), doc="after a spike: v -= v_th, or v = 0"),
+    "v_init": Attr("float", 0.0, doc="membrane potential at step 0 of every sample"),
+}
+
+IF = OpDef(
+    "IF", "neuron", (1, 1), _neuron_infer,
+    lambda a, at: [_integrate_and_fire(a[0], at, 0.0, 1.0)],
+    attrs=dict(_NEURON_ATTRS),
+    domain=NEURO_DOMAIN,
+    doc="Integrate-and-fire: v[t] = v[t-1] + x[t]; s[t] = v[t] >= v_th; reset by subtraction or to zero.",
+)
+LIF = OpDef(
+    "LIF", "neuron", (1, 1), _neuron_infer,
+    lambda a, at: [_integrate_and_fire(a[0], at, at["v_decay"], at["i_decay"])],
+    attrs={
+        **_NEURON_ATTRS,
+        "v_decay": Attr("float", doc="fraction of v lost per step, dt/tau_mem for a continuous-time LIF"),
+        "i_decay": Attr("float", 1.0, doc="fraction of the synaptic current lost per step; 1 = no current state"),
+        "dt": Attr("float", None, doc="physical duration of one step in seconds, when known"),
+    },
+    domain=NEURO_DOMAIN,
+    doc="Current-based leaky integrate-and-fire: i[t] = (1-i_decay) i[t-1] + x[t]; "
+        "v[t] = (1-v_decay) v[t-1] + i[t]; s[t] = v[t] >= v_th; reset by subtraction or to zero.",
+)
+
+# ------------------------------------------------------------------ readouts
+
+
+def _membrane_ref(args, attrs):
+    x = args[0]
+    if attrs["v_decay"] == 0.0:
+        return [x.sum(axis=0, dtype=np.float64).astype(np.float32)]
+    v = np.zeros(x.shape[1:], dtype=np.float64)
+    for t in range(x.shape[0]):
+        v = v * (1.0 - attrs["v_decay"]) + x[t]
+    return [v.astype(np.float32)]
+
+
+SPIKE_COUNT = OpDef(
+    "SpikeCount", "readout", (1, 1), _readout_infer,
+    lambda a, at: [a[0].sum(axis=0, dtype=np.float64).astype(np.float32)],
+    domain=NEURO_DOMAIN,
+    doc="Number of spikes of each neuron over the T steps.",
+)
+MEMBRANE_READOUT = OpDef(
+    "MembraneReadout", "readout", (1, 1), _readout_infer, _membrane_ref,
+    attrs={"v_decay": Attr("float", 0.0)},
+    domain=NEURO_DOMAIN,
+    doc="Membrane potential after T steps of a non-spiking integrator: v[t] = (1-v_decay) v[t-1] + x[t].",
+)
+
+NEURO_OPS = [DIRECT_ENCODE, RATE_ENCODE, IF, LIF, SPIKE_COUNT, MEMBRANE_READOUT]

@@ -1,0 +1,89 @@
+"""Passes: plain functions ``(Graph, PassContext) -> Graph`` run in explicit, ordered lists.
+
+A pass returns a new graph and never mutates its input. ``run_passes`` records each pass in
+``graph.meta['passes']``; with ``ctx.check`` (always on in tests) it runs the graph checker after every pass,
+and any failure is re-raised as a :class:`PassError` naming the pass and the passes that ran before it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from neurodeploy.errors import NeurodeployError, PassError
+from neurodeploy.ir.check import check_graph, infer_shapes
+from neurodeploy.ir.graph import Graph
+
+
+@dataclass
+class ConversionConfig:
+    """Options of ANN -> SNN conversion (rate coding).
+
+    ``percentile`` is the activation percentile used as each layer's threshold (100 = max);
+    ``v_init`` is the initial membrane potential as a fraction of the threshold; ``maxpool`` says what to do
+    with MaxPool: 'error' refuses it, 'avg' replaces it by average pooling (documented in docs/).
+    """
+
+    num_steps: int = 64
+    percentile: float = 99.9
+    reset: str = "subtract"
+    v_init: float = 0.5
+    encoding: str = "direct"
+    readout: str = "membrane"
+    maxpool: str = "error"
+
+
+@dataclass
+class PassContext:
+    """What passes may read besides the graph: options, calibration inputs, and whether to check."""
+
+    conversion: ConversionConfig = field(default_factory=ConversionConfig)
+    calibration: np.ndarray | None = None
+    check: bool = False
+    log: list[str] = field(default_factory=list)
+
+
+Pass = Callable[[Graph, PassContext], Graph]
+
+
+def run_passes(g: Graph, passes: list[Pass], ctx: PassContext) -> Graph:
+    """Run ``passes`` in order; see the module docstring for checking and error reporting."""
+    for i, pass_fn in enumerate(passes):
+        start = time.perf_counter()
+        try:
+            g = pass_fn(g, ctx)
+            if ctx.check:
+                check_graph(g)
+        except PassError:
+            raise
+        except Exception as e:
+            before = ", ".join(p.__name__ for p in passes[:i]) or "none"
+            message = f"pass '{pass_fn.__name__}' failed (passes run before it: {before}): {e}"
+            # user errors keep their type (the CLI prints them plainly); bugs become a PassError
+            raise (type(e) if isinstance(e, NeurodeployError) else PassError)(message) from e
+        g.meta.setdefault("passes", []).append(pass_fn.__name__)
+        ctx.log.append(f"{pass_fn.__name__}: {len(g.nodes)} nodes, {time.perf_counter() - start:.3f} s")
+    return g
+
+
+def _stages() -> dict[str, list[Pass]]:
+    from neurodeploy.passes.canonicalize import fold_batchnorm, normalize_gemm, remove_identities
+    from neurodeploy.passes.convert_rate import (
+        balance_thresholds,
+        fold_spike_scales,
+        replace_maxpool,
+    )
+
+    shapes = lambda g, ctx: infer_shapes(g.copy())
+    shapes.__name__ = "infer_shapes"
+    return {
+        "canonicalize": [shapes, remove_identities, normalize_gemm, fold_batchnorm, shapes],
+        "rate": [replace_maxpool, balance_thresholds, fold_spike_scales, shapes],
+    }
+
+
+def stage(name: str) -> list[Pass]:
+    """The ordered pass list of one stage: 'canonicalize' (ANN clean-up) or 'rate' (ANN -> rate SNN)."""
+    return _stages()[name]

@@ -1,0 +1,1 @@
+"""Simulation drivers: batched evaluation of graphs over data sets."""
