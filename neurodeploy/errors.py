@@ -11,6 +11,7 @@ class NeurodeployError(Exception):
     """Base class; ``problems`` holds every problem found, so all are reported at once."""
 
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.headline = message
         self.problems = list(problems or [])
         if self.problems:
             message = message + "\n" + "\n".join(f"  - {p}" for p in self.problems)

@@ -53,7 +53,7 @@ class ReferenceBackend(Backend):
     def estimate(self, g: Graph, activity) -> dict:
         rows = summarize(g)
         figures = {
-            "neurons": sum(r.neurons for r in rows if r.op in ("IF", "LIF")),
+            "neurons": sum(r.neurons for r in rows),
             "synapses": sum(r.synapses for r in rows),
             "parameters": sum(r.parameters for r in rows),
         }

@@ -1,7 +1,7 @@
 """Per-node structure counts: neurons, synapses and parameters, as ``inspect`` and reports show them.
 
-Neurons are the outputs of ops that hold a membrane (IF, LIF) or of the weighted layers of an ANN (Conv,
-Gemm), one per output element. Synapses count connections that exist: for Conv, taps that fall on padding
+Neurons are the outputs of ops that hold a membrane (IF, LIF, MembraneReadout) in a spiking graph, or of
+the weighted layers (Conv, Gemm) in an ANN graph, one per output element. Synapses count connections that exist: for Conv, taps that fall on padding
 are not synapses, so the count is computed from the valid window positions, never by expanding the kernel.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from neurodeploy.ir.graph import Graph, Node
 from neurodeploy.ir.ops import OPS, resolve_attrs
 from neurodeploy.ir.ops.ann import conv2d
 
-NEURON_OPS = ("IF", "LIF")
+NEURON_OPS = ("IF", "LIF", "MembraneReadout")
 WEIGHTED_OPS = ("Conv", "Gemm")
 
 
@@ -50,9 +50,11 @@ def synapses(g: Graph, node: Node) -> int:
 def summarize(g: Graph) -> list[NodeSummary]:
     """One row per node; ``g.types`` must be filled (check_graph or infer_shapes)."""
     rows = []
+    spiking = any(n.op in NEURON_OPS for n in g.nodes)
+    neuron_ops = NEURON_OPS if spiking else WEIGHTED_OPS
     for node in g.nodes:
         out = g.types[node.outputs[0]]
-        neurons = out.size if node.op in NEURON_OPS + WEIGHTED_OPS else 0
+        neurons = out.size if node.op in neuron_ops else 0
         params = sum(int(g.params[v].size) for v in node.inputs if v in g.params)
         rows.append(NodeSummary(node.name, node.op, str(out), neurons, synapses(g, node), params))
     return rows

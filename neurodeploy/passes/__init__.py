@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from neurodeploy.errors import NeurodeployError, PassError
+from neurodeploy.errors import InputError, PassError, SpecError, UnsupportedError
 from neurodeploy.ir.check import check_graph, infer_shapes
 from neurodeploy.ir.graph import Graph
 
@@ -60,9 +60,11 @@ def run_passes(g: Graph, passes: list[Pass], ctx: PassContext) -> Graph:
             raise
         except Exception as e:
             before = ", ".join(p.__name__ for p in passes[:i]) or "none"
-            message = f"pass '{pass_fn.__name__}' failed (passes run before it: {before}): {e}"
-            # user errors keep their type (the CLI prints them plainly); bugs become a PassError
-            raise (type(e) if isinstance(e, NeurodeployError) else PassError)(message) from e
+            where = f"pass '{pass_fn.__name__}' failed (passes run before it: {before})"
+            # problems with the user's model keep their type; an invalid graph out of a pass is a pass bug
+            if isinstance(e, (InputError, UnsupportedError, SpecError)):
+                raise type(e)(f"{where}: {e.headline}", e.problems) from e
+            raise PassError(f"{where}: {e}") from e
         g.meta.setdefault("passes", []).append(pass_fn.__name__)
         ctx.log.append(f"{pass_fn.__name__}: {len(g.nodes)} nodes, {time.perf_counter() - start:.3f} s")
     return g

@@ -106,10 +106,13 @@ def _fold_one(g: Graph, mul: Node) -> bool:
     consumers = g.consumers(out)
     if scale is None or scale <= 0 or out in g.outputs or not consumers:
         return False
-    if all(c.op in ("Conv", "Gemm") and c.inputs[0] == out for c in consumers):
-        for c in consumers:
+    weighted = [c for c in consumers if c.op in ("Conv", "Gemm") and c.inputs[0] == out]
+    if weighted:  # these read the unscaled spikes with scaled weights; the Mul stays for any other reader
+        for c in weighted:
             g.set_param(c, 1, (g.param_of(c, 1) * scale).astype(np.float32))
-        g.remove(mul)
+            c.inputs[0] = mul.inputs[0]
+        if len(weighted) == len(consumers):
+            g.remove(mul)
         return True
     if len(consumers) == 1 and consumers[0].op in _PASS_THROUGH and consumers[0].outputs[0] not in g.outputs:
         through = consumers[0]
@@ -125,7 +128,8 @@ def _fold_one(g: Graph, mul: Node) -> bool:
 def fold_spike_scales(g: Graph, ctx) -> Graph:
     """Push positive scalar Mul nodes through pooling/flatten into the next Conv/Gemm weights.
 
-    A Mul that meets a residual Add or a graph output stays (a backend realises it as synaptic weights).
+    A Mul stays only for readers that are not Conv/Gemm (a residual Add, a graph output); a backend
+    realises it as synaptic weights.
     Keeps: outputs equal up to float rounding.
     """
     g = g.copy()

@@ -1,0 +1,134 @@
+"""The command line: the main job, inspect, targets, and every kind of bad input (clear error, exit != 0,
+no traceback, no partial output)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from neurodeploy.cli import EXIT_USER_ERROR
+
+
+def test_main_job_compiles_the_default_model(run_cli, tmp_path):
+    out = tmp_path / "build"
+    code, stdout, stderr = run_cli("compile", "-o", out, "--steps", "32")
+    assert code == 0, stderr
+    assert "ANN accuracy" in stdout and "SNN accuracy (T=32)" in stdout
+    assert "[6/6] write" in stderr  # numbered progress lines
+    assert sorted(p.name for p in out.iterdir()) == ["ann.onnx", "passes.log", "report.json", "report.md", "snn.onnx"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["model"] == "digits_cnn" and report["test_samples"] == 450
+    assert report["ann"]["accuracy"] >= 0.97 and report["accuracy_gap_points"] <= 1.0
+    assert report["spec"]["name"] == "ref"
+    # recompiling into the same build folder replaces it
+    assert run_cli("compile", "-o", out, "--steps", "8", "--eval-samples", "20")[0] == 0
+    assert json.loads((out / "report.json").read_text())["snn"]["num_steps"] == 8
+
+
+def test_inspect_build_and_targets(run_cli, tmp_path):
+    out = tmp_path / "b"
+    assert run_cli("compile", "digits_mlp", "-o", out, "--steps", "8", "--eval-samples", "10")[0] == 0
+    code, stdout, _ = run_cli("inspect", out)
+    assert code == 0
+    assert "IF" in stdout and "neurons" in stdout and "total: 202 neurons" in stdout
+    code, stdout, _ = run_cli("inspect", out / "ann.onnx")
+    assert code == 0 and "Gemm" in stdout and "total: 202 neurons, 17024 synapses" in stdout
+    code, stdout, _ = run_cli("targets")
+    assert code == 0 and "ref" in stdout and "spec.yaml" in stdout
+
+
+def _assert_clean_failure(result, out_dir, *fragments):
+    code, stdout, stderr = result
+    assert code == EXIT_USER_ERROR, (stdout, stderr)
+    assert "\nerror: " in "\n" + stderr and "Traceback" not in stderr
+    for fragment in fragments:
+        assert fragment in stderr
+    assert not out_dir.exists()
+    assert not list(out_dir.parent.glob(f".{out_dir.name}.partial*"))
+
+
+def test_corrupt_onnx(run_cli, tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00\x01 definitely not protobuf")
+    _assert_clean_failure(run_cli("compile", bad, "--dataset", "digits", "-o", tmp_path / "o"), tmp_path / "o",
+                          "bad.onnx: not a valid ONNX model")
+
+
+def test_unsupported_layer(run_cli, tmp_path):
+    path = tmp_path / "sig.onnx"
+    torch.onnx.export(nn.Sequential(nn.Flatten(), nn.Linear(64, 10), nn.Sigmoid()), torch.rand(1, 1, 8, 8), str(path))
+    _assert_clean_failure(run_cli("compile", path, "--dataset", "digits", "-o", tmp_path / "o"), tmp_path / "o",
+                          "1 unsupported node(s)", "op Sigmoid")
+
+
+def test_missing_and_corrupt_checkpoint(run_cli, tmp_path):
+    _assert_clean_failure(run_cli("compile", tmp_path / "none.pt", "--definition", "digits_cnn", "-o", tmp_path / "o"),
+                          tmp_path / "o", "none.pt: checkpoint not found")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"garbage" * 20)
+    _assert_clean_failure(run_cli("compile", corrupt, "--definition", "digits_cnn", "-o", tmp_path / "o"),
+                          tmp_path / "o", "corrupt.pt: cannot load checkpoint")
+    _assert_clean_failure(run_cli("compile", corrupt, "-o", tmp_path / "o"), tmp_path / "o", "needs --definition")
+
+
+def test_wrong_input_shape(run_cli, tmp_path):
+    _assert_clean_failure(run_cli("compile", "digits_cnn", "--input-shape", "3,32,32", "-o", tmp_path / "o"),
+                          tmp_path / "o", "does not accept input shape [3, 32, 32]", "0 (Conv)")
+    path = tmp_path / "wide.onnx"
+    torch.onnx.export(nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10)), torch.rand(1, 3, 32, 32), str(path))
+    _assert_clean_failure(run_cli("compile", path, "--dataset", "digits", "-o", tmp_path / "o"), tmp_path / "o",
+                          "per-sample shape [3, 32, 32] but data set 'digits' has [1, 8, 8]")
+
+
+def test_unknown_target_and_model(run_cli, tmp_path):
+    _assert_clean_failure(run_cli("compile", "--target", "loihi9", "-o", tmp_path / "o"), tmp_path / "o",
+                          "unknown target 'loihi9'; registered targets: ref")
+    _assert_clean_failure(run_cli("compile", "alexnet", "-o", tmp_path / "o"), tmp_path / "o",
+                          "unknown model 'alexnet'")
+
+
+def test_model_without_data_and_bad_dataset(run_cli, tmp_path):
+    _assert_clean_failure(run_cli("compile", "vgg16", "-o", tmp_path / "o"), tmp_path / "o", "needs a data set")
+    bad = tmp_path / "data.npz"
+    np.savez(bad, x_train=np.zeros((4, 1, 8, 8)), y_train=np.zeros(3, np.int64))
+    _assert_clean_failure(run_cli("compile", "--dataset", bad, "-o", tmp_path / "o"), tmp_path / "o",
+                          "missing array 'x_test'", "missing array 'y_test'")
+
+
+def test_maxpool_refusal_names_layers(run_cli, tmp_path):
+    path = tmp_path / "pool.onnx"
+    module = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10))
+    torch.onnx.export(module, torch.rand(1, 1, 8, 8), str(path))
+    _assert_clean_failure(run_cli("compile", path, "--dataset", "digits", "-o", tmp_path / "o"), tmp_path / "o",
+                          "pass 'replace_maxpool' failed", "/2/MaxPool (MaxPool)", "--maxpool avg")
+    code, stdout, _ = run_cli("compile", path, "--dataset", "digits", "--maxpool", "avg", "--eval-samples", "20",
+                              "--steps", "8", "-o", tmp_path / "o")
+    assert code == 0 and "MaxPool replaced by AveragePool: /2/MaxPool" in stdout
+
+
+def test_output_folder_that_is_not_a_build_is_refused(run_cli, tmp_path):
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    code, _, stderr = run_cli("compile", "-o", precious)
+    assert code == EXIT_USER_ERROR and "is not a neurodeploy build folder" in stderr
+    assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_debug_shows_the_traceback(run_cli, tmp_path):
+    from neurodeploy.errors import InputError
+
+    with pytest.raises(InputError):
+        run_cli("compile", "alexnet", "--debug", "-o", tmp_path / "o")
+
+
+def test_entry_point_runs_as_a_program(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "neurodeploy", "compile", "--target", "nope", "-o", tmp_path / "o"],
+                            capture_output=True, text=True)
+    assert result.returncode == EXIT_USER_ERROR
+    assert result.stderr.strip() == "error: unknown target 'nope'; registered targets: ref"
