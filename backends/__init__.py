@@ -12,6 +12,8 @@ from neurodeploy.errors import InputError
 
 BACKENDS: dict[str, str] = {
     "ref": "neurodeploy.backends.ref.backend:ReferenceBackend",
+    "loihi1": "neurodeploy.backends.loihi1:Loihi1Backend",
+    "loihi2": "neurodeploy.backends.loihi2:Loihi2Backend",
 }
 
 

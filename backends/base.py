@@ -32,6 +32,14 @@ class Backend(abc.ABC):
         return [f"{n}: op {n.op} is not supported by target '{self.name}'" for n in g.nodes
                 if n.op not in self.spec.supported_ops]
 
+    def conversion_defaults(self) -> dict:
+        """ConversionConfig fields this target needs unless the user set them (e.g. its reset mode)."""
+        return {}
+
+    def counters(self, g: Graph) -> dict[str, str]:
+        """Values to sum per layer during evaluation (value name -> layer), e.g. overflow events."""
+        return {}
+
     @abc.abstractmethod
     def passes(self) -> list[Pass]:
         """Target passes run after conversion, in order."""

@@ -30,12 +30,12 @@ def _say(message: str) -> None:
 def cmd_compile(args) -> int:
     from neurodeploy.compile import CompileRequest, compile_model
     from neurodeploy.models import DEFAULT_MODEL
-    from neurodeploy.passes import ConversionConfig
     from neurodeploy.report import render_text
 
     model = args.model or DEFAULT_MODEL
-    conversion = ConversionConfig(num_steps=args.steps, percentile=args.percentile, encoding=args.encoding,
-                                  maxpool=args.maxpool, v_init=args.v_init)
+    options = {"num_steps": args.steps, "percentile": args.percentile, "encoding": args.encoding,
+               "maxpool": args.maxpool, "v_init": args.v_init, "reset": args.reset}
+    conversion = {k: v for k, v in options.items() if v is not None}  # unset: the target's or the default
     request = CompileRequest(
         model=model, output=args.output or Path("build") / Path(model).stem, target=args.target,
         definition=args.definition, input_shape=args.input_shape, dataset=args.dataset,
@@ -102,11 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-shape", type=_shape, help="per-sample input shape, e.g. 1,8,8")
     p.add_argument("--dataset", help="'digits' or a .npz file with x_train, y_train, x_test, y_test")
     p.add_argument("--steps", type=int, default=32, help="time steps T of the SNN (default 32)")
-    p.add_argument("--percentile", type=float, default=99.9, help="activation percentile for thresholds")
-    p.add_argument("--v-init", type=float, default=0.5, help="initial membrane potential / threshold")
-    p.add_argument("--encoding", choices=("direct", "bernoulli", "poisson"), default="direct")
-    p.add_argument("--maxpool", choices=("error", "avg"), default="error",
-                   help="MaxPool: refuse (default) or replace by average pooling")
+    p.add_argument("--percentile", type=float,
+                   help="activation percentile for thresholds (default 99.9; the Loihi targets use 100)")
+    p.add_argument("--reset", choices=("subtract", "zero"), help="IF reset (default subtract; Loihi: zero)")
+    p.add_argument("--v-init", type=float, help="initial membrane potential / threshold (default 0.5)")
+    p.add_argument("--encoding", choices=("direct", "bernoulli", "poisson"))
+    p.add_argument("--maxpool", choices=("error", "avg"), help="MaxPool: refuse (default) or replace by "
+                   "average pooling")
     p.add_argument("--calibration-samples", type=int, default=512)
     p.add_argument("--eval-samples", type=int, help="test samples to evaluate (default: whole test split)")
     p.set_defaults(func=cmd_compile)

@@ -34,7 +34,11 @@ class CompileRequest:
     dataset: str | None = None
     calibration_samples: int = 512
     eval_samples: int | None = None
-    conversion: ConversionConfig = field(default_factory=ConversionConfig)
+    conversion: dict = field(default_factory=dict)  # ConversionConfig fields the user set explicitly
+
+    def conversion_config(self, backend) -> ConversionConfig:
+        """Defaults, then what the target needs, then what the user asked for."""
+        return ConversionConfig(**{**backend.conversion_defaults(), **self.conversion})
 
 
 class _Steps:
@@ -75,12 +79,25 @@ def _import(request: CompileRequest):
     return loaded, dataset
 
 
-def _evaluate(ann, snn, backend, dataset, request):
+def _evaluate(graphs: dict, backend, dataset, request) -> dict:
+    """Evaluate each named graph on the test split: the ANN and the float SNN with the reference
+    interpreter, the deployed graph with the backend's simulator."""
     from neurodeploy.sim.evaluate import evaluate
 
     n = request.eval_samples or len(dataset.x_test)
     x, y = dataset.x_test[:n], dataset.y_test[:n]
-    return evaluate(ann, x, y), evaluate(snn, x, y, simulate=backend.simulate)
+    results = {name: evaluate(g, x, y) for name, g in graphs.items() if name != "deployed"}
+    if "deployed" in graphs:
+        results["deployed"] = evaluate(graphs["deployed"], x, y, backend.simulate, backend.counters(graphs["deployed"]))
+    return results
+
+
+def check_activity(float_snn, deployed) -> None:
+    """A layer that spikes in the float SNN but is silent after the target's passes is an error."""
+    dead = [f"{layer}: {before:.1f} spikes per sample before, 0 after" for layer, before in
+            float_snn.spikes_per_layer.items() if before > 0 and deployed.spikes_per_layer.get(layer) == 0]
+    if dead:
+        raise UnsupportedError("quantization silenced these layers (their activity died):", dead)
 
 
 def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -> dict:
@@ -90,22 +107,32 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -
 
     _check_output(request.output)
     backend = get_backend(request.target)
-    steps = _Steps(6, say)
+    conversion = request.conversion_config(backend)
+    target_passes = backend.passes()
+    steps = _Steps(7 if target_passes else 6, say)
     loaded, dataset = steps.run(f"import {request.model}", _import, request)
-    ctx = PassContext(request.conversion, calibration=dataset.x_train[: request.calibration_samples])
+    ctx = PassContext(conversion, calibration=dataset.x_train[: request.calibration_samples], spec=backend.spec)
     ann = steps.run("canonicalize (fold BatchNorm, ...)", run_passes, loaded.graph, stage("canonicalize"), ctx)
-    snn = steps.run(f"convert to rate SNN, T={request.conversion.num_steps}, target passes ({request.target})",
-                    run_passes, ann, stage("rate") + backend.passes(), ctx)
-    problems = backend.check(snn)
+    snn = steps.run(f"convert to rate SNN, T={conversion.num_steps}", run_passes, ann, stage("rate"), ctx)
+    graphs = {"ann": ann, "snn": snn}
+    if target_passes:
+        names = ", ".join(p.__name__ for p in target_passes)
+        graphs["deployed"] = steps.run(f"target passes ({request.target}: {names})", run_passes, snn,
+                                       target_passes, ctx)
+    deployed = graphs.get("deployed", snn)
+    problems = backend.check(deployed)
     if problems:
         raise UnsupportedError(f"{loaded.name} cannot be deployed on target '{request.target}':", problems)
-    ann_eval, snn_eval = steps.run(f"evaluate ANN and SNN on {dataset.name} test split", _evaluate,
-                                   ann, snn, backend, dataset, request)
-    estimate = steps.run(f"estimate ({request.target})", backend.estimate, snn, snn_eval)
-    report = build_report(loaded.name, request, backend.spec, ann, snn, ann_eval, snn_eval, estimate,
-                          dataset.name, steps.timings)
+    results = steps.run(f"evaluate on {dataset.name} test split", _evaluate, graphs, backend, dataset, request)
+    results.setdefault("deployed", results["snn"])
+    check_activity(results["snn"], results["deployed"])
+    estimate = steps.run(f"estimate ({request.target})", backend.estimate, deployed, results["deployed"])
+    report = build_report(loaded.name, request, conversion, backend.spec, graphs, results, estimate, dataset.name,
+                          steps.timings)
     files = {"ann.onnx": ann, "snn.onnx": snn, "report.json": json.dumps(report, indent=2, default=str) + "\n",
              "report.md": render_markdown(report), "passes.log": "\n".join(ctx.log) + "\n"}
+    if target_passes:
+        files["deployed.onnx"] = deployed
     steps.run(f"write {request.output}", write_build, request.output, files)
     return report
 

@@ -18,7 +18,7 @@ def test_main_job_compiles_the_default_model(run_cli, tmp_path):
     out = tmp_path / "build"
     code, stdout, stderr = run_cli("compile", "-o", out, "--steps", "32")
     assert code == 0, stderr
-    assert "ANN accuracy" in stdout and "SNN accuracy (T=32)" in stdout
+    assert "ANN accuracy" in stdout and "SNN accuracy (float, T=32)" in stdout
     assert "[6/6] write" in stderr  # numbered progress lines
     assert sorted(p.name for p in out.iterdir()) == ["ann.onnx", "passes.log", "report.json", "report.md", "snn.onnx"]
     report = json.loads((out / "report.json").read_text())
@@ -87,7 +87,7 @@ def test_wrong_input_shape(run_cli, tmp_path):
 
 def test_unknown_target_and_model(run_cli, tmp_path):
     _assert_clean_failure(run_cli("compile", "--target", "loihi9", "-o", tmp_path / "o"), tmp_path / "o",
-                          "unknown target 'loihi9'; registered targets: ref")
+                          "unknown target 'loihi9'; registered targets: loihi1, loihi2, ref")
     _assert_clean_failure(run_cli("compile", "alexnet", "-o", tmp_path / "o"), tmp_path / "o",
                           "unknown model 'alexnet'")
 
@@ -131,4 +131,4 @@ def test_entry_point_runs_as_a_program(tmp_path):
     result = subprocess.run([sys.executable, "-m", "neurodeploy", "compile", "--target", "nope", "-o", tmp_path / "o"],
                             capture_output=True, text=True)
     assert result.returncode == EXIT_USER_ERROR
-    assert result.stderr.strip() == "error: unknown target 'nope'; registered targets: ref"
+    assert result.stderr.strip() == "error: unknown target 'nope'; registered targets: loihi1, loihi2, ref"

@@ -14,7 +14,7 @@ from neurodeploy.ir.graph import Graph, Node
 from neurodeploy.ir.ops import OPS, resolve_attrs
 from neurodeploy.ir.ops.ann import conv2d
 
-NEURON_OPS = ("IF", "LIF", "MembraneReadout")
+NEURON_OPS = ("IF", "LIF", "MembraneReadout", "LoihiLIF", "LoihiVoltageReadout")
 WEIGHTED_OPS = ("Conv", "Gemm")
 
 
@@ -30,7 +30,7 @@ class NodeSummary:
 
 def conv_synapses(g: Graph, node: Node) -> int:
     """Connections of a Conv: per output channel, (C/group) x valid taps summed over output positions."""
-    attrs = resolve_attrs(OPS["Conv"], node)
+    attrs = resolve_attrs(OPS[node.op], node)
     m, cg, kh, kw = g.param_of(node, 1).shape
     _, h, w = g.types[node.inputs[0]].shape
     ones = np.ones((1, 1, h, w), np.float32)
@@ -40,9 +40,9 @@ def conv_synapses(g: Graph, node: Node) -> int:
 
 
 def synapses(g: Graph, node: Node) -> int:
-    if node.op == "Conv":
+    if node.op in ("Conv", "LoihiConv"):
         return conv_synapses(g, node)
-    if node.op == "Gemm":
+    if node.op in ("Gemm", "LoihiDense"):
         return int(g.param_of(node, 1).size)
     return 0
 

@@ -41,6 +41,7 @@ class PassContext:
 
     conversion: ConversionConfig = field(default_factory=ConversionConfig)
     calibration: np.ndarray | None = None
+    spec: object | None = None  # the target's ChipSpec, for target passes
     check: bool = False
     log: list[str] = field(default_factory=list)
 

@@ -6,32 +6,51 @@ from neurodeploy.ir.summary import summary_dicts
 LAYER_COLUMNS = ("name", "op", "shape", "neurons", "synapses", "parameters", "spikes_per_sample")
 
 
-def build_report(name, request, spec, ann, snn, ann_eval, snn_eval, estimate, dataset, timings) -> dict:
+def _quantization_rows(snn_float, deployed, graph) -> list[dict]:
+    """Per layer: the target's quantization figures, spikes before/after, overflow events."""
+    rows = []
+    for row in graph.meta.get("loihi_quantization", []):
+        layer = row["layer"]
+        rows.append({**row, "spikes_before": snn_float.spikes_per_layer.get(layer),
+                     "spikes_after": deployed.spikes_per_layer.get(layer),
+                     "overflow_events": deployed.counts_per_layer.get(layer)})
+    return rows
+
+
+def build_report(name, request, conversion, spec, graphs, results, estimate, dataset, timings) -> dict:
     """Assemble the report dict of one compile (see docs/report.md for the fields)."""
+    from dataclasses import asdict
+
     from neurodeploy import __version__
     from neurodeploy.compile import request_dict
 
-    layers = summary_dicts(snn)
+    deployed_graph = graphs.get("deployed", graphs["snn"])
+    ann, snn, deployed = results["ann"], results["snn"], results["deployed"]
+    layers = summary_dicts(deployed_graph)
     for row in layers:
-        row["spikes_per_sample"] = snn_eval.spikes_per_layer.get(row["name"])
+        row["spikes_per_sample"] = deployed.spikes_per_layer.get(row["name"])
     return {
         "neurodeploy_version": __version__,
         "model": name,
         "target": spec.name,
         "dataset": dataset,
-        "test_samples": snn_eval.num_samples,
-        "ann": {"accuracy": ann_eval.accuracy, "nodes": len(ann.nodes)},
+        "test_samples": deployed.num_samples,
+        "ann": {"accuracy": ann.accuracy, "nodes": len(graphs["ann"].nodes)},
         "snn": {
-            "accuracy": snn_eval.accuracy,
-            "num_steps": request.conversion.num_steps,
-            "spikes_per_inference": snn_eval.spikes_per_inference,
-            "thresholds": snn.meta.get("thresholds", {}),
-            "maxpool_replaced_by_avgpool": snn.meta.get("maxpool_replaced_by_avgpool", []),
+            "accuracy": snn.accuracy,
+            "num_steps": conversion.num_steps,
+            "spikes_per_inference": snn.spikes_per_inference,
+            "thresholds": graphs["snn"].meta.get("thresholds", {}),
+            "maxpool_replaced_by_avgpool": graphs["snn"].meta.get("maxpool_replaced_by_avgpool", []),
         },
-        "accuracy_gap_points": round(100 * (ann_eval.accuracy - snn_eval.accuracy), 4),
+        "deployed": {"accuracy": deployed.accuracy, "spikes_per_inference": deployed.spikes_per_inference,
+                     "steps": deployed_graph.meta.get("num_steps", conversion.num_steps)},
+        "accuracy_gap_points": round(100 * (ann.accuracy - deployed.accuracy), 4),
+        "quantization": _quantization_rows(snn, deployed, deployed_graph),
         "layers": layers,
         "estimate": estimate,
-        "passes": snn.meta.get("passes", []),
+        "conversion": asdict(conversion),
+        "passes": deployed_graph.meta.get("passes", []),
         "timings_s": timings,
         "request": request_dict(request),
         "spec": spec.to_dict(),
@@ -61,12 +80,28 @@ def markdown_table(headers, rows) -> str:
 
 
 def _headline(r: dict) -> list[tuple[str, str]]:
-    return [
-        ("ANN accuracy", f"{100 * r['ann']['accuracy']:.2f} %"),
-        (f"SNN accuracy (T={r['snn']['num_steps']})",
-         f"{100 * r['snn']['accuracy']:.2f} %  (gap {r['accuracy_gap_points']:+.2f} points)"),
-        ("spikes per inference", f"{r['snn']['spikes_per_inference']:.0f}"),
-    ] + [(k.replace("_", " "), _cell(v)) for k, v in r["estimate"].items() if k != "spikes_per_inference"]
+    rows = [("ANN accuracy", f"{100 * r['ann']['accuracy']:.2f} %"),
+            (f"SNN accuracy (float, T={r['snn']['num_steps']})", f"{100 * r['snn']['accuracy']:.2f} %")]
+    if r["target"] != "ref":
+        rows.append((f"{r['target']} accuracy ({r['deployed']['steps']} steps)",
+                     f"{100 * r['deployed']['accuracy']:.2f} %"))
+    rows.append(("gap to ANN", f"{r['accuracy_gap_points']:+.2f} points"))
+    rows.append(("spikes per inference", f"{r['deployed']['spikes_per_inference']:.0f}"))
+    return rows + [(k.replace("_", " "), _cell(v)) for k, v in r["estimate"].items()
+                   if k != "spikes_per_inference" and not isinstance(v, (dict, list))]
+
+
+QUANT_COLUMNS = ("layer", "scale", "weight_exp", "vth", "bias_exp", "weights_clipped_pct", "weights_zeroed_pct",
+                 "biases_clipped", "spikes_before", "spikes_after", "overflow_events")
+
+
+def _quant_rows(r: dict) -> list[list]:
+    return [[row.get(c) if c in row else _pct(row, c) for c in QUANT_COLUMNS] for row in r["quantization"]]
+
+
+def _pct(row: dict, column: str):
+    base = column[: -len("_pct")]
+    return 100.0 * row.get(base, 0) / max(row.get("weights", 0), 1)
 
 
 def _layer_rows(r: dict) -> list[list]:
@@ -80,13 +115,18 @@ def render_text(r: dict) -> str:
     lines = [title] + [f"  {k.ljust(width)}  {v}" for k, v in _headline(r)]
     if r["snn"]["maxpool_replaced_by_avgpool"]:
         lines.append(f"  MaxPool replaced by AveragePool: {', '.join(r['snn']['maxpool_replaced_by_avgpool'])}")
-    return "\n".join(lines) + "\n\n" + text_table(LAYER_COLUMNS, _layer_rows(r))
+    text = "\n".join(lines) + "\n\n" + text_table(LAYER_COLUMNS, _layer_rows(r))
+    if r["quantization"]:
+        text += "\n\nquantization\n" + text_table(QUANT_COLUMNS, _quant_rows(r))
+    return text
 
 
 def render_markdown(r: dict) -> str:
     lines = [f"# {r['model']} on {r['target']}", "",
              f"Data set: {r['dataset']} test split, {r['test_samples']} samples.", "",
              markdown_table(("figure", "value"), _headline(r)), "", "## Layers", "",
-             markdown_table(LAYER_COLUMNS, _layer_rows(r)), "", "## Passes", "",
+             markdown_table(LAYER_COLUMNS, _layer_rows(r)), "",
+             *(["## Quantization", "", markdown_table(QUANT_COLUMNS, _quant_rows(r)), ""] if r["quantization"] else []),
+             "## Passes", "",
              ", ".join(r["passes"]), ""]
     return "\n".join(lines)

@@ -12,7 +12,6 @@ import numpy as np
 
 from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph
-from neurodeploy.ir.ops import OPS
 
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
 
@@ -59,23 +58,37 @@ class Evaluation:
     predictions: np.ndarray
     num_samples: int
     spikes_per_layer: dict[str, float] = field(default_factory=dict)  # mean spikes per sample
+    counts_per_layer: dict[str, float] = field(default_factory=dict)  # mean of extra counters per sample
 
     @property
     def spikes_per_inference(self) -> float:
         return float(sum(self.spikes_per_layer.values()))
 
 
+SPIKING_OPS = ("RateEncode", "IF", "LIF", "LoihiLIF")
+
+
 def spiking_nodes(g: Graph) -> list:
-    return [n for n in g.nodes if OPS[n.op].kind in ("neuron", "encode") and n.op != "DirectEncode"]
+    return [n for n in g.nodes if n.op in SPIKING_OPS]
 
 
-def evaluate(g: Graph, x: np.ndarray, y: np.ndarray, simulate: Callable | None = None) -> Evaluation:
-    """Classify ``x`` with ``g`` (argmax of its first output) and count spikes of every spiking node."""
+def evaluate(g: Graph, x: np.ndarray, y: np.ndarray, simulate: Callable | None = None,
+             counters: dict[str, str] | None = None) -> Evaluation:
+    """Classify ``x`` with ``g`` (argmax of its first output) and count spikes of every spiking node.
+
+    ``counters`` maps further values (e.g. overflow events per neuron) to layer names; they are summed per
+    sample like spikes and reported as ``counts_per_layer``.
+    """
     spiking = {n.outputs[0]: n.name for n in spiking_nodes(g)}
-    # spikes per sample: sum over time and neurons, keeping the sample axis (axis 1 of [T, N, ...])
-    count = lambda name, a: a.reshape(a.shape[0], a.shape[1], -1).sum(axis=(0, 2)) if name in spiking else a
-    out = run_batched(g, x, keep=spiking, reduce=count, simulate=simulate)
-    scores = out[g.outputs[0]].reshape(len(x), -1)
-    predictions = scores.argmax(axis=1)
+    counters = counters or {}
+
+    def per_sample(name, a):  # sum over time and neurons, keeping the sample axis
+        if name in spiking:
+            return a.reshape(a.shape[0], a.shape[1], -1).sum(axis=(0, 2))
+        return a.reshape(a.shape[0], -1).sum(axis=1) if name in counters else a
+
+    out = run_batched(g, x, keep=list(spiking) + list(counters), reduce=per_sample, simulate=simulate)
+    predictions = out[g.outputs[0]].reshape(len(x), -1).argmax(axis=1)
     spikes = {spiking[v]: float(out[v].mean()) for v in spiking}
-    return Evaluation(float((predictions == y).mean()), predictions, len(x), spikes)
+    counts = {counters[v]: float(out[v].mean()) for v in counters}
+    return Evaluation(float((predictions == y).mean()), predictions, len(x), spikes, counts)

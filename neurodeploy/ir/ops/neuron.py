@@ -153,4 +153,26 @@ MEMBRANE_READOUT = OpDef(
     doc="Membrane potential after T steps of a non-spiking integrator: v[t] = (1-v_decay) v[t-1] + x[t].",
 )
 
-NEURO_OPS = [DIRECT_ENCODE, RATE_ENCODE, IF, LIF, SPIKE_COUNT, MEMBRANE_READOUT]
+# ------------------------------------------------------------------ host-side fixed point
+
+
+def _quantize_infer(node, types, params, attrs):
+    x = [t for t in types if t is not None][0]
+    if not 2 <= attrs["bits"] <= 32:
+        raise GraphError(f"{node}: bits must be in 2..32, got {attrs['bits']}")
+    return [TensorType(x.shape, "int64", x.timed)]
+
+
+def _quantize_ref(args, attrs):
+    limit = 2 ** (attrs["bits"] - 1)
+    return [np.clip(np.rint(args[0].astype(np.float64) * attrs["scale"]), -limit, limit - 1).astype(np.int64)]
+
+
+QUANTIZE = OpDef(
+    "Quantize", "ann", (1, 1), _quantize_infer, _quantize_ref,
+    attrs={"scale": Attr("float"), "bits": Attr("int", doc="signed width of the result")},
+    domain=NEURO_DOMAIN,
+    doc="Host-side fixed point: y = clip(round(x * scale), -2^(bits-1), 2^(bits-1) - 1), an integer tensor.",
+)
+
+NEURO_OPS = [DIRECT_ENCODE, RATE_ENCODE, IF, LIF, SPIKE_COUNT, MEMBRANE_READOUT, QUANTIZE]

@@ -1,0 +1,51 @@
+"""The Loihi backends (loihi1, loihi2): same fixed-point arithmetic, different chip specs.
+
+Passes: fold average pooling into the next layer, then quantize and lower to Loihi ops. The golden simulator
+is the reference interpreter on those ops (bit-exact with Lava's fixed_pt models); ``neurodeploy run
+--backend lava`` builds the same network from Lava processes and runs it for real.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from neurodeploy.backends.base import Backend
+from neurodeploy.backends.loihi.energy import estimate_energy
+from neurodeploy.backends.loihi.fold_pooling import fold_average_pool
+from neurodeploy.backends.loihi.mapping import map_to_cores
+from neurodeploy.backends.loihi.quantize import lower_to_loihi
+from neurodeploy.ir import reference
+from neurodeploy.ir.graph import Graph
+
+
+class LoihiBackend(Backend):
+    """Intel Loihi through Lava; ``name`` is set by the loihi1/loihi2 subclasses."""
+
+    def conversion_defaults(self) -> dict:
+        # Lava's LIF resets to 0 (the spec says so); with reset to zero, max-activation thresholds convert best
+        return {"reset": self.spec.value("neuron.reset"), "percentile": 100.0}
+
+    def passes(self):
+        return [fold_average_pool, lower_to_loihi]
+
+    def check(self, g: Graph) -> list[str]:
+        problems = [f"{name}: {why}" for name, why in g.meta.get("loihi_unlowered", {}).items()]
+        problems += self.unsupported_ops(g)
+        return problems + map_to_cores(g, self.spec).violations
+
+    def simulate(self, g: Graph, feeds: dict[str, np.ndarray], keep: Iterable[str] = ()) -> dict[str, np.ndarray]:
+        return reference.run(g, feeds, keep)
+
+    def counters(self, g: Graph) -> dict[str, str]:
+        """Per-layer event outputs to sum during evaluation: 24-bit wrap-arounds and saturations."""
+        return {n.outputs[1]: n.name for n in g.find("LoihiLIF") if len(n.outputs) > 1}
+
+    def estimate(self, g: Graph, activity) -> dict:
+        mapping = map_to_cores(g, self.spec)
+        figures = {"cores": mapping.cores, "chips": mapping.chips}
+        if activity is not None:
+            figures.update(estimate_energy(g, self.spec, mapping, activity))
+            figures["spikes_per_inference"] = activity.spikes_per_inference
+        figures["mapping"] = mapping.as_dict()
+        return figures

@@ -1,0 +1,71 @@
+"""Energy and latency per inference on Loihi from counted events times the spec's per-event costs.
+
+Events per inference (means over the evaluated samples, from the golden simulator's spikes):
+* synaptic ops: each spike into a layer costs one op per outgoing synapse of that neuron (Dense: out
+  features; Conv: synapses / presynaptic neurons on average);
+* neuron updates: every compartment is updated every step; those that spiked count as active, the rest as
+  inactive (Davies 2018 distinguishes the two costs);
+* spikes: one within-tile message each, plus one mesh hop per spike to the next layer's cores when those sit on
+  another tile (east-west and north-south hops averaged).
+Static power times run time is added. Time per step = slowest core's work (neuron updates + synaptic ops)
+plus the barrier synchronisation.
+"""
+from __future__ import annotations
+
+from neurodeploy.ir.graph import Graph
+
+
+def _synops_per_spike(g: Graph, layer_of: dict[str, str], mapping) -> dict[str, float]:
+    """Outgoing synapses per spike of each layer (the next layer's synapses / this layer's neurons)."""
+    synapses = {m.layer: m for m in mapping.layers}
+    out = {}
+    for m in mapping.layers:
+        if m.input_neurons:
+            producer = _presynaptic_layer(g, m.layer, layer_of)
+            if producer is not None:
+                out[producer] = out.get(producer, 0.0) + synapses[m.layer].synapses / m.input_neurons
+    return out
+
+
+def _presynaptic_layer(g: Graph, layer: str, layer_of: dict[str, str]) -> str | None:
+    node = g.node(layer)
+    value = node.inputs[0]
+    while value and value not in layer_of:
+        producer = g.producer(value)
+        if producer is None:
+            return None
+        value = producer.inputs[0]
+    return layer_of.get(value)
+
+
+def estimate_energy(g: Graph, spec, mapping, activity) -> dict:
+    """Energy (uJ) and latency (us) per inference with their breakdown; raises SpecError on unknown costs."""
+    e, t = (lambda k: float(spec.value(f"energy_pj.{k}"))), (lambda k: float(spec.value(f"time_ns.{k}")))
+    steps = int(g.meta["num_steps"])
+    layer_of = {n.outputs[0]: n.name for n in g.find("LoihiLIF")}
+    spikes = {name: activity.spikes_per_layer.get(name, 0.0) for name in layer_of.values()}
+    fan_out = _synops_per_spike(g, layer_of, mapping)
+    synops = sum(spikes[name] * fan_out.get(name, 0.0) for name in spikes)
+    neuron_steps = sum(m.neurons for m in mapping.layers) * steps
+    active = min(sum(spikes.values()), neuron_steps)
+    hop = (e("hop_east_west") + e("hop_north_south")) / 2
+    breakdown_pj = {
+        "synaptic_ops": synops * e("synaptic_op"),
+        "neuron_updates_active": active * e("neuron_update_active"),
+        "neuron_updates_inactive": (neuron_steps - active) * e("neuron_update_inactive"),
+        "spikes": sum(spikes.values()) * (e("spike_within_tile") + hop),
+    }
+    busiest = max((m.neurons_per_core for m in mapping.layers), default=0)
+    step_ns = busiest * t("neuron_update_active") + synops / max(mapping.cores, 1) / steps * t("synaptic_op") \
+        + t("barrier_sync_max")
+    latency_us = steps * step_ns / 1e3
+    static_uj = float(spec.value("static_power_mw_per_chip")) * mapping.chips * latency_us * 1e-3
+    dynamic_uj = sum(breakdown_pj.values()) * 1e-6
+    return {
+        "energy_uj": dynamic_uj + static_uj,
+        "energy_breakdown_uj": {**{k: v * 1e-6 for k, v in breakdown_pj.items()}, "static": static_uj},
+        "latency_us": latency_us,
+        "steps": steps,
+        "synaptic_ops_per_inference": synops,
+        "energy_basis": spec.value("energy_basis"),
+    }

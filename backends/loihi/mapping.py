@@ -1,0 +1,98 @@
+"""Core mapping for Loihi: split every on-chip layer into cores within the per-core limits of the spec.
+
+Per layer (a LoihiLIF or voltage readout with its incoming synapses): compartments per core, synaptic memory
+per core (each synapse costs weight bits + target index bits, as nengo-loihi counts it; conv synapses are
+counted per existing connection, never by expanding the kernel), and input axons per core (a core needs one
+axon per distinct presynaptic neuron of its compartments). Cores are filled layer after layer, placed on the
+mesh in order (tile by tile), then counted per chip. Every limit that cannot be met is a violation naming the
+layer, the resource, what is needed and the limit.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from neurodeploy.ir.graph import Graph, Node
+from neurodeploy.ir.summary import conv_synapses
+
+NEURON_OPS = ("LoihiLIF", "LoihiVoltageReadout")
+
+
+@dataclass
+class LayerMapping:
+    layer: str
+    neurons: int
+    synapses: int
+    fan_in: int                 # largest number of presynaptic neurons of one compartment
+    input_neurons: int          # presynaptic neurons of the whole layer
+    cores: int
+    limited_by: str
+    neurons_per_core: int
+    utilization: float          # neurons / (cores * compartments per core)
+
+
+@dataclass
+class Mapping:
+    layers: list[LayerMapping] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    cores: int = 0
+    chips: int = 0
+    placement: list[tuple[int, int, int]] = field(default_factory=list)  # (chip, tile, core in tile) per core
+
+    def as_dict(self) -> dict:
+        return {"cores": self.cores, "chips": self.chips, "layers": [asdict(m) for m in self.layers],
+                "violations": self.violations}
+
+
+def _synapse_node(g: Graph, neuron: Node) -> Node | None:
+    producer = g.producer(neuron.inputs[0]) if neuron.inputs[0] else None
+    return producer if producer is not None and producer.op in ("LoihiDense", "LoihiConv") else None
+
+
+def _synapse_counts(g: Graph, syn: Node | None) -> tuple[int, int, int]:
+    """(synapses, largest fan-in, presynaptic neurons) of a layer's incoming synapses."""
+    if syn is None:
+        return 0, 0, 0
+    weight = g.param_of(syn, 1)
+    inputs = g.types[syn.inputs[0]].size
+    if syn.op == "LoihiDense":
+        return int((weight != 0).sum()), int(weight.shape[1]), inputs
+    return conv_synapses(g, syn), int(weight[0].size), inputs
+
+
+def _layer_cores(name: str, neurons: int, synapses: int, fan_in: int, inputs: int, spec, bits: int) -> tuple:
+    """Cores for one layer and the resource that decides it; violations when no split can fit."""
+    per_core = spec.value("cores.neurons_per_core")
+    memory = spec.value("cores.synaptic_memory_bits_per_core")
+    syn_bits = bits + spec.value("cores.synapse_index_bits")
+    need = {"compartments": math.ceil(neurons / per_core), "synaptic memory": math.ceil(synapses * syn_bits / memory)}
+    violations = []
+    axons = spec.values["cores"].get("input_axons_per_core")
+    if axons is not None and fan_in > axons:
+        violations.append(f"{name}: input axons per core: one neuron needs {fan_in}, limit {axons}")
+    if fan_in * syn_bits > memory:
+        violations.append(f"{name}: synaptic memory per core: one neuron needs {fan_in * syn_bits} bits, "
+                          f"limit {memory}")
+    resource = max(need, key=need.get)
+    return max(1, need[resource]), resource, violations
+
+
+def map_to_cores(g: Graph, spec) -> Mapping:
+    """Mapping of every on-chip layer of a lowered graph (see the module docstring)."""
+    mapping = Mapping()
+    bits = spec.value("numerics.weight_bits")
+    for neuron in g.find(*NEURON_OPS):
+        neurons = g.types[neuron.outputs[0]].size
+        synapses, fan_in, inputs = _synapse_counts(g, _synapse_node(g, neuron))
+        cores, resource, violations = _layer_cores(neuron.name, neurons, synapses, fan_in, inputs, spec, bits)
+        per_core = math.ceil(neurons / cores)
+        capacity = cores * spec.value("cores.neurons_per_core")
+        mapping.layers.append(LayerMapping(neuron.name, neurons, synapses, fan_in, inputs, cores, resource,
+                                           per_core, neurons / capacity))
+        mapping.violations += violations
+    mapping.cores = sum(m.cores for m in mapping.layers)
+    per_chip = spec.value("cores.per_chip")
+    mapping.chips = math.ceil(mapping.cores / per_chip)
+    per_tile = spec.value("mesh.cores_per_tile")
+    mapping.placement = [(i // per_chip, (i % per_chip) // per_tile, i % per_tile) for i in range(mapping.cores)]
+    return mapping

@@ -1,0 +1,251 @@
+"""Quantize a rate-coded SNN to Loihi's fixed point and lower it to Loihi ops (LoihiDense/Conv/LIF/readout).
+
+Expected shape of the graph (after rate conversion with reset to zero and ``fold_average_pool``)::
+
+    DirectEncode -> W1 -> IF -> [Flatten] -> W2 -> IF -> ... -> Wn -> MembraneReadout     (W = Conv or Gemm)
+
+The first layer runs on the host: W1(x) + b1 is a constant current, quantized into the bias mantissa of the
+first LIF layer for each sample (as lava-dl netx's input layer does). Every other W becomes 8-bit synapses
+with a shared exponent, every IF a LIF with du=4095 (no current memory), dv=0 (no leak), reset to 0.
+
+Per layer, one scale s maps float membrane units to Loihi voltage units: weights w = W*s / (64 * 2^e)
+with the largest |W| at the top of the weight range, threshold vth = theta*s / 64 (17-bit mantissa),
+bias b*s = mant << bias_exp (13-bit mantissa, 3-bit exponent). The exponent e is the largest that keeps
+vth within its mantissa. Every number of the chip (bit widths, ranges) comes from the spec.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from neurodeploy.errors import UnsupportedError
+from neurodeploy.ir.check import infer_shapes
+from neurodeploy.ir.graph import Graph, Node
+from neurodeploy.ir.ops.loihi import ACTIVATION_SHIFT, STATE_LIMIT, THRESHOLD_SHIFT
+
+_THROUGH = ("Flatten", "Reshape")
+
+
+@dataclass(frozen=True)
+class LoihiNumerics:
+    """Fixed-point limits read from a Loihi spec (values.numerics)."""
+
+    weight_bits: int          # signed synaptic weight, incl. sign (8: mixed weights are even in [-256, 254])
+    weight_exp_min: int
+    weight_exp_max: int
+    threshold_mantissa_bits: int
+    bias_mantissa_bits: int   # signed
+    bias_exp_max: int
+    decay_bits: int
+
+    @classmethod
+    def from_spec(cls, spec) -> LoihiNumerics:
+        return cls(**{f: int(spec.value(f"numerics.{f}")) for f in cls.__dataclass_fields__})
+
+    @property
+    def vth_max(self) -> int:
+        return 2 ** self.threshold_mantissa_bits - 1
+
+    @property
+    def bias_max(self) -> int:
+        return 2 ** (self.bias_mantissa_bits - 1) - 1
+
+    @property
+    def no_current_memory(self) -> int:
+        return 2 ** self.decay_bits - 1
+
+
+@dataclass
+class LayerQuantization:
+    """What quantizing one layer did (the numbers of the quantization report)."""
+
+    layer: str
+    scale: float
+    weight_exp: int
+    sign_mode: str
+    vth: int
+    bias_exp: int
+    weights: int
+    weights_clipped: int
+    weights_zeroed: int
+    biases_clipped: int
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["weights_clipped_pct"] = 100.0 * self.weights_clipped / max(self.weights, 1)
+        d["weights_zeroed_pct"] = 100.0 * self.weights_zeroed / max(self.weights, 1)
+        return d
+
+
+def quantize_weights(w: np.ndarray, scale: float, exp: int, num: LoihiNumerics) -> tuple[np.ndarray, str, dict]:
+    """Integer weights as Lava's Dense would hold them after clip_weights and truncate_weights (8 bits)."""
+    mode = "excitatory" if w.min() >= 0 else "inhibitory" if w.max() <= 0 else "mixed"
+    top = 2 ** num.weight_bits
+    lo, hi, step = {"mixed": (-top, top - 2, 2), "excitatory": (0, top - 1, 1), "inhibitory": (-(top - 1), 0, 1)}[mode]
+    exact = w.astype(np.float64) * scale / (2 ** ACTIVATION_SHIFT * 2.0 ** exp)
+    q = np.rint(exact / step) * step
+    stats = {"weights_clipped": int(((q < lo) | (q > hi)).sum()), "weights_zeroed": int(((q == 0) & (w != 0)).sum())}
+    return np.clip(q, lo, hi).astype(np.int64), mode, stats
+
+
+def _weight_exp(theta: float, w_max: float, scale_limit: float, num: LoihiNumerics,
+                allow_negative: bool) -> tuple[int, float]:
+    """Largest exponent whose full-range weights keep vth within its mantissa and the scale within
+    ``scale_limit``; when none does, the lowest exponent with weights below full range."""
+    top = 2 ** num.weight_bits - 2
+    lowest = num.weight_exp_min if allow_negative else 0
+    vth_limit = num.vth_max * 2 ** THRESHOLD_SHIFT / theta
+    for exp in range(num.weight_exp_max, lowest - 1, -1):
+        scale = top * 2 ** ACTIVATION_SHIFT * 2.0 ** exp / w_max
+        if scale <= min(scale_limit, vth_limit):
+            return exp, scale
+    return lowest, min(scale_limit, vth_limit)
+
+
+def bias_mantissa(values: np.ndarray, num: LoihiNumerics) -> tuple[int, int]:
+    """Smallest bias exponent whose mantissa holds the largest |value|; returns (exp, clipped count)."""
+    peak = float(np.abs(values).max()) if np.size(values) else 0.0
+    exp = 0
+    while exp < num.bias_exp_max and peak / 2 ** exp > num.bias_max:
+        exp += 1
+    return exp, int((np.abs(np.rint(np.asarray(values) / 2 ** exp)) > num.bias_max).sum())
+
+
+# ------------------------------------------------------------------ lowering
+
+
+class _Lowering:
+    """One lowering of a rate SNN: walks its layers in order and emits Loihi nodes."""
+
+    def __init__(self, g: Graph, ctx) -> None:
+        self.g, self.ctx = g, ctx
+        self.num = LoihiNumerics.from_spec(ctx.spec)
+        self.nodes: list[Node] = []
+        self.report: list[dict] = []
+        self.unlowered: dict[str, str] = {}
+
+    def neuron_of(self, weighted: Node) -> Node | None:
+        consumers = self.g.consumers(weighted.outputs[0])
+        ok = len(consumers) == 1 and consumers[0].op in ("IF", "MembraneReadout")
+        return consumers[0] if ok else None
+
+    def lif(self, op: str, neuron: Node, a_in: str, bias: str, vth: int, bias_exp: int, scale: float,
+            steps: int = 0) -> Node:
+        v_init = int(round(neuron.attrs.get("v_init", 0.0) * scale))
+        attrs = {"du": self.num.no_current_memory, "dv": 0, "vth": vth, "bias_exp": bias_exp, "v_init": v_init,
+                 "num_steps": steps}
+        outputs = list(neuron.outputs) + ([self.g.unique_name(f"{neuron.name}_overflow")] if op == "LoihiLIF" else [])
+        return Node(op, neuron.name, [a_in, bias], outputs, attrs)
+
+    def host_layer(self, weighted: Node, neuron: Node, x: str, peak_current: float, steps: int) -> list[Node]:
+        """First layer: W1 x + b1 on the host, quantized into each sample's bias mantissa."""
+        theta = neuron.attrs["v_th"]
+        scale = min(self.num.vth_max * 2 ** THRESHOLD_SHIFT / theta,
+                    self.num.bias_max * 2 ** self.num.bias_exp_max / max(peak_current, 1e-12))
+        bias_exp, _ = bias_mantissa(np.array([peak_current * scale]), self.num)
+        host = Node(weighted.op, weighted.name, [x] + weighted.inputs[1:], list(weighted.outputs), dict(weighted.attrs))
+        mant = self.g.unique_name(f"{neuron.name}_bias_mant")
+        quantize = Node("Quantize", self.g.unique_name(f"{neuron.name}_quantize"), [host.outputs[0]], [mant],
+                        {"scale": scale / 2 ** bias_exp, "bits": self.num.bias_mantissa_bits})
+        vth = max(1, int(round(theta * scale / 2 ** THRESHOLD_SHIFT)))
+        self.report.append(asdict(LayerQuantization(neuron.name, scale, 0, "host", vth, bias_exp, 0, 0, 0, 0)))
+        return [host, quantize, self.lif("LoihiLIF", neuron, "", mant, vth, bias_exp, scale, steps)]
+
+    def chip_layer(self, weighted: Node, neuron: Node, peaks: dict[str, float]) -> list[Node]:
+        """A layer on the chip: integer synapses (Dense or Conv) into LIF neurons or the voltage readout.
+
+        The scale keeps the largest per-step current seen on calibration data, plus the threshold, within
+        half the 24-bit state, so neither the current wraps nor the voltage saturates.
+        """
+        g, num = self.g, self.num
+        w = g.param_of(weighted, 1)
+        w_max = float(np.abs(w).max()) or 1.0
+        readout_peak = peaks.get(neuron.outputs[0], 0.0)
+        if neuron.op == "IF":
+            theta = neuron.attrs["v_th"]
+            limit = 0.5 * STATE_LIMIT / (theta + peaks[weighted.outputs[0]])
+            exp, scale = _weight_exp(theta, w_max, limit, num, allow_negative=weighted.op == "Gemm")
+            vth, op = max(1, int(round(neuron.attrs["v_th"] * scale / 2 ** THRESHOLD_SHIFT))), "LoihiLIF"
+        else:  # voltage readout: keep the integrated voltage inside 24 bits with a 2x margin
+            exp, op, vth = 0, "LoihiVoltageReadout", num.vth_max
+            scale = min((2 ** num.weight_bits - 2) * 2 ** ACTIVATION_SHIFT / w_max,
+                        0.5 * STATE_LIMIT / max(readout_peak, 1e-12))
+        q, mode, stats = quantize_weights(w, scale, exp, num)
+        out_shape = g.types[weighted.outputs[0]].shape
+        bias = g.param_of(weighted, 2)
+        bias = np.zeros(out_shape[0]) if bias is None else bias.astype(np.float64)
+        bias = np.broadcast_to(bias.reshape((-1,) + (1,) * (len(out_shape) - 1)), out_shape) * scale
+        bias_exp, bias_clipped = bias_mantissa(bias, num)
+        mant = np.clip(np.rint(bias / 2 ** bias_exp), -num.bias_max - 1, num.bias_max).astype(np.int64)
+        current = g.unique_name(f"{weighted.name}_current")
+        weight = g.add_param(f"{weighted.name}.weight_int", q)
+        if weighted.op == "Gemm":
+            syn = Node("LoihiDense", weighted.name, [weighted.inputs[0], weight], [current],
+                       {"weight_exp": exp, "sign_mode": mode, "num_weight_bits": num.weight_bits})
+        else:
+            a = weighted.attrs
+            syn = Node("LoihiConv", weighted.name, [weighted.inputs[0], weight], [current],
+                       {k: a[k] for k in ("kernel_shape", "strides", "pads", "dilations", "group") if k in a}
+                       | {"weight_exp": exp})
+        self.report.append(asdict(LayerQuantization(neuron.name, scale, exp, mode, vth, bias_exp, int(w.size),
+                                                    stats["weights_clipped"], stats["weights_zeroed"],
+                                                    bias_clipped)))
+        bias_name = g.add_param(f"{neuron.name}.bias_mant", mant)
+        return [syn, self.lif(op, neuron, current, bias_name, vth, bias_exp, scale)]
+
+
+def _peaks(g: Graph, ctx, values: list[str]) -> dict[str, float]:
+    """Largest |value| (over samples, steps and neurons) of each named value of the float SNN on (part of)
+    the calibration set."""
+    from neurodeploy.sim.evaluate import run_batched
+
+    peak = lambda name, a: np.abs(a).reshape(1, -1).max(axis=1)
+    out = run_batched(g, ctx.calibration[:256], keep=values, reduce=peak)
+    return {v: float(out[v].max()) for v in values}
+
+
+def lower_to_loihi(g: Graph, ctx) -> Graph:
+    """Quantize and lower a rate SNN to Loihi ops; see the module docstring.
+
+    Requires: one DirectEncode input feeding a Conv/Gemm -> IF layer; IF with reset to zero;
+    ``ctx.spec`` (Loihi numerics) and ``ctx.calibration``. Layers that do not fit stay unlowered and are
+    listed in ``meta['loihi_unlowered']`` for the backend check. Keeps: argmax close to the float SNN.
+    """
+    g = infer_shapes(g.copy())
+    encoders = g.find("DirectEncode")
+    if len(encoders) != 1:
+        raise UnsupportedError("Loihi lowering needs exactly one analog (DirectEncode) input",
+                               [str(n) for n in g.find("RateEncode", "DirectEncode")])
+    encoder = encoders[0]
+    lw = _Lowering(g, ctx)
+    weighted = [n for n in g.nodes if n.op in ("Conv", "Gemm")]
+    first = g.consumers(encoder.outputs[0])[0]
+    readouts = [lw.neuron_of(w).outputs[0] for w in weighted
+                if lw.neuron_of(w) and lw.neuron_of(w).op == "MembraneReadout"]
+    peaks = _peaks(g, ctx, [w.outputs[0] for w in weighted] + readouts)
+    depth = len(weighted) - 1
+    steps = encoder.attrs["num_steps"] + depth
+    replaced: dict[str, list[Node]] = {}
+    for w in weighted:
+        neuron = lw.neuron_of(w)
+        if neuron is None:
+            lw.unlowered[w.name] = "its output does not feed exactly one IF neuron layer or readout"
+        elif neuron.op == "IF" and neuron.attrs.get("reset", "subtract") != "zero":
+            lw.unlowered[neuron.name] = "reset by subtraction (Lava's LIF resets to 0); convert with reset 'zero'"
+        elif w is first:
+            replaced[w.name] = lw.host_layer(w, neuron, encoder.inputs[0], peaks[w.outputs[0]], steps)
+            replaced[neuron.name] = []
+        else:
+            replaced[w.name] = lw.chip_layer(w, neuron, peaks)
+            replaced[neuron.name] = []
+    nodes = []
+    for n in g.nodes:
+        if n is encoder and first.name in replaced:
+            continue
+        nodes.extend(replaced.get(n.name, [n]))
+    g.nodes = nodes
+    g.drop_unused_params()
+    g.meta.update({"loihi_quantization": lw.report, "loihi_unlowered": lw.unlowered, "num_steps": steps,
+                   "pipeline_depth": depth})
+    return infer_shapes(g)

@@ -1,0 +1,196 @@
+"""Loihi fixed-point ops: their references are the golden simulator, bit-exact with Lava's ``fixed_pt`` models.
+
+Integer semantics, as in lava-nc 0.10 (``proc/dense/models.py::AbstractPyDenseModelBitAcc``,
+``proc/conv/models.py::PyConvModelFixed``, ``proc/lif/models.py::AbstractPyLifModelFixed``):
+
+* Synapses send the accumulation of step t-1 at step t (one-step output buffer; step 0 sends 0).
+  Dense: a = (W . s) << weight_exp (>> -weight_exp when negative, flooring). Conv: a = clamp24(W * s), where
+  the weights handed to Lava already include 2^weight_exp (Lava's CPU Conv ignores ``weight_exp``).
+* LIF: u = wrap24(sgn(u)(|u (4096 - (du+1))| >> 12) + (a << 6));
+  v = clip(sgn(v)(|v (4096 - dv)| >> 12) + u + (bias_mant << bias_exp), -(2^23 - 1), 2^23 - 1);
+  spike when v > vth << 6, then v = 0.
+
+Values are integers held in int64 arrays; spikes are float32 0/1 like every other spike tensor. The number
+widths (24-bit state, shifts of 6 and 12) are the arithmetic of Lava's models, i.e. the definition of these
+ops; the chip limits that quantization must respect (weight bits, mantissa widths) come from the spec.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from neurodeploy.errors import GraphError
+from neurodeploy.ir.graph import TensorType
+from neurodeploy.ir.ops.ann import _conv_infer, conv2d
+from neurodeploy.ir.ops.base import NEURO_DOMAIN, Attr, OpDef
+
+STATE_BITS = 24
+STATE_LIMIT = 2 ** (STATE_BITS - 1)  # 2^23
+DECAY_SHIFT, DECAY_UNITY = 12, 4096
+ACTIVATION_SHIFT, THRESHOLD_SHIFT = 6, 6
+CURRENT_DECAY_OFFSET = 1  # Lava ds_offset: du = 4095 decays the current fully in one step
+
+
+def _delay_one_step(a: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(a)
+    out[1:] = a[:-1]
+    return out
+
+
+def _shift(a: np.ndarray, exponent: int) -> np.ndarray:
+    return np.left_shift(a, exponent) if exponent > 0 else np.right_shift(a, -exponent)
+
+
+def _timed_input(node, types) -> TensorType:
+    x = types[0]
+    if x is None or not x.timed:
+        raise GraphError(f"{node}: input 0 must be a timed spike tensor [T, N, ...]")
+    return x
+
+
+def _dense_infer(node, types, params, attrs):
+    x = _timed_input(node, types)
+    w = params[1]
+    if w is None or w.ndim != 2 or len(x.shape) != 1 or w.shape[1] != x.shape[0]:
+        raise GraphError(f"{node}: weight {None if w is None else list(w.shape)} does not take input {list(x.shape)}")
+    return [TensorType((w.shape[0],), "int64", timed=True)]
+
+
+def _dense_ref(args, attrs):
+    s, w = args[0], args[1]
+    steps, batch = s.shape[:2]
+    acc = s.reshape(steps * batch, -1).astype(np.float64) @ w.T.astype(np.float64)  # exact: |sums| < 2^53
+    acc = _shift(np.rint(acc).astype(np.int64), attrs["weight_exp"])
+    return [_delay_one_step(acc.reshape(steps, batch, -1))]
+
+
+def _conv_loihi_infer(node, types, params, attrs):
+    x = _timed_input(node, types)
+    out = _conv_infer(node, [x, None, None], [None, params[1], None], attrs)[0]
+    if attrs["weight_exp"] < 0:
+        raise GraphError(f"{node}: Lava's Conv cannot shift right (weight_exp {attrs['weight_exp']} < 0)")
+    return [TensorType(out.shape, "int64", timed=True)]
+
+
+def _conv_loihi_ref(args, attrs):
+    s, w = args[0], args[1]
+    steps, batch = s.shape[:2]
+    flat = s.reshape((steps * batch,) + s.shape[2:]).astype(np.float64)
+    acc = conv2d(flat, w.astype(np.float64), None, attrs["strides"], attrs["pads"], attrs["dilations"], attrs["group"])
+    acc = np.rint(acc).astype(np.int64) << attrs["weight_exp"]
+    acc = np.clip(acc, -STATE_LIMIT, STATE_LIMIT - 1)  # Lava signed_clamp(x, bits=24)
+    return [_delay_one_step(acc.reshape((steps, batch) + acc.shape[1:]))]
+
+
+def _decay(x: np.ndarray, factor: int) -> np.ndarray:
+    product = x * factor
+    return np.sign(product) * (np.abs(product) >> DECAY_SHIFT)
+
+
+def lif_dynamics(a_in: np.ndarray | None, bias: np.ndarray, attrs: dict, steps: int, batch_shape: tuple):
+    """Yield (v after update, spikes, overflow events) per step of Lava's fixed-point LIF."""
+    u = np.zeros(batch_shape, np.int64)
+    v = np.broadcast_to(np.asarray(attrs["v_init"], np.int64), batch_shape).copy()
+    effective_bias = _shift(np.asarray(bias, np.int64), attrs["bias_exp"])
+    vth = attrs["vth"] << THRESHOLD_SHIFT
+    for t in range(steps):
+        u = _decay(u, DECAY_UNITY - (attrs["du"] + CURRENT_DECAY_OFFSET))
+        if a_in is not None:
+            u = u + (a_in[t] << ACTIVATION_SHIFT)
+        wrapped = (u > STATE_LIMIT) | (u <= -STATE_LIMIT)
+        u = np.where(u > STATE_LIMIT, u - 2 * STATE_LIMIT, np.where(u <= -STATE_LIMIT, u + 2 * STATE_LIMIT, u))
+        v = _decay(v, DECAY_UNITY - attrs["dv"]) + u + effective_bias
+        clipped = (v > STATE_LIMIT - 1) | (v < -STATE_LIMIT + 1)
+        v = np.clip(v, -STATE_LIMIT + 1, STATE_LIMIT - 1)
+        fired = v > vth
+        yield v, fired, wrapped.astype(np.int64) + clipped
+        v = np.where(fired, 0, v)
+
+
+def _lif_inputs(node, types, params):
+    a_in, bias = types[0], types[1]
+    shape = bias.shape if bias is not None else params[1].shape if params[1] is not None else None
+    if shape is None:
+        raise GraphError(f"{node}: needs a bias input (parameter per neuron, or a per-sample activation)")
+    if a_in is not None and (not a_in.timed or a_in.shape != shape):
+        raise GraphError(f"{node}: input current {a_in} does not match {len(shape)}-D neurons {list(shape)}")
+    if bias is not None and bias.timed:
+        raise GraphError(f"{node}: a per-sample bias has no time axis")
+    return shape
+
+
+def _lif_infer(node, types, params, attrs):
+    shape = _lif_inputs(node, types, params)
+    out = [TensorType(shape, "float32", timed=True)]
+    return out + [TensorType(shape, "int64")] * (len(node.outputs) - 1)
+
+
+def _run_lif(args, attrs, record):
+    a_in, bias = args[0], args[1]
+    steps = a_in.shape[0] if a_in is not None else attrs["num_steps"]
+    batch = a_in.shape[1] if a_in is not None else bias.shape[0]
+    shape = (batch,) + (a_in.shape[2:] if a_in is not None else bias.shape[1:])
+    return record(lif_dynamics(a_in, bias, attrs, steps, shape), steps, shape)
+
+
+def _lif_ref(args, attrs):
+    def record(updates, steps, shape):
+        spikes = np.zeros((steps,) + shape, np.float32)
+        events = np.zeros(shape, np.int64)
+        for t, (_, fired, overflow) in enumerate(updates):
+            spikes[t] = fired
+            events += overflow
+        return [spikes, events]
+
+    return _run_lif(args, attrs, record)
+
+
+def _readout_ref(args, attrs):
+    def record(updates, steps, shape):
+        v = np.zeros(shape, np.int64)
+        for v, _, _ in updates:
+            pass
+        return [v.astype(np.float32)]
+
+    return _run_lif(args, attrs, record)
+
+
+def _readout_infer(node, types, params, attrs):
+    return [TensorType(_lif_inputs(node, types, params), "float32")]
+
+
+_LIF_ATTRS = {
+    "du": Attr("int", doc="current decay, 12 bits; 4095 = no current memory"),
+    "dv": Attr("int", doc="voltage decay, 12 bits; 0 = no leak"),
+    "vth": Attr("int", doc="threshold mantissa (17 bits); spike when v > vth << 6"),
+    "bias_exp": Attr("int", 0, doc="bias exponent: effective bias = bias_mant << bias_exp"),
+    "v_init": Attr("int", 0, doc="voltage at step 0"),
+    "num_steps": Attr("int", 0, doc="steps to run when there is no input current (bias-driven layer)"),
+}
+
+LOIHI_DENSE = OpDef(
+    "LoihiDense", "neuron", (2, 2), _dense_infer, _dense_ref,
+    attrs={"weight_exp": Attr("int", 0), "num_weight_bits": Attr("int", 8), "sign_mode": Attr("str", "mixed",
+           choices=("mixed", "excitatory", "inhibitory"))},
+    param_inputs=(1,), domain=NEURO_DOMAIN,
+    doc="Lava Dense (bit-accurate): a[t] = (W . s[t-1]) << weight_exp, a[0] = 0; W [out, in] integer weights.",
+)
+LOIHI_CONV = OpDef(
+    "LoihiConv", "neuron", (2, 2), _conv_loihi_infer, _conv_loihi_ref,
+    attrs={"kernel_shape": Attr("ints", None), "strides": Attr("ints", (1, 1)), "pads": Attr("ints", (0, 0, 0, 0)),
+           "dilations": Attr("ints", (1, 1)), "group": Attr("int", 1), "weight_exp": Attr("int", 0)},
+    param_inputs=(1,), domain=NEURO_DOMAIN,
+    doc="Lava Conv (fixed point): a[t] = clamp24((W x s[t-1]) << weight_exp), a[0] = 0; W as ONNX Conv.",
+)
+LOIHI_LIF = OpDef(
+    "LoihiLIF", "neuron", (2, 2), _lif_infer, _lif_ref, attrs=dict(_LIF_ATTRS), domain=NEURO_DOMAIN,
+    doc="Lava LIF (bit-accurate). Inputs: current a [T, N, ...] (or '' for a bias-driven layer) and integer "
+        "bias_mant (per-neuron parameter, or per-sample activation [N, ...] computed on the host). Outputs: spikes, and optionally the count "
+        "of 24-bit current wrap-arounds plus voltage saturations per neuron and sample.",
+)
+LOIHI_VOLTAGE_READOUT = OpDef(
+    "LoihiVoltageReadout", "readout", (2, 2), _readout_infer, _readout_ref, attrs=dict(_LIF_ATTRS),
+    domain=NEURO_DOMAIN,
+    doc="A LoihiLIF whose voltage after the last step is read out (vth at its maximum, so it does not spike).",
+)
+
+LOIHI_OPS = [LOIHI_DENSE, LOIHI_CONV, LOIHI_LIF, LOIHI_VOLTAGE_READOUT]
