@@ -1,0 +1,176 @@
+"""Build a Lava process network from a Loihi-lowered graph and run it with Lava's bit-accurate CPU models.
+
+Each LoihiLIF / readout becomes a ``lava.proc.lif.process.LIF``, each LoihiDense a ``Dense``, each LoihiConv a
+``Conv``. Lava lays images out as (W, H, C) where the IR uses (C, H, W): neuron shapes and per-neuron biases
+are transposed, conv kernels are transposed and flipped (Lava's Conv is a true convolution), and a Dense after
+a flatten gets its columns permuted to Lava's flattening order. The host layer (first Conv/Gemm and its
+Quantize) runs in numpy and sets each sample's bias mantissas. Every sample runs from a reset state for the
+graph's number of steps; spikes of every layer are recorded with ring buffers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neurodeploy.errors import UnsupportedError
+from neurodeploy.ir import reference
+from neurodeploy.ir.graph import Graph, Node
+
+NEURON_OPS = ("LoihiLIF", "LoihiVoltageReadout")
+
+
+def to_lava_layout(a: np.ndarray) -> np.ndarray:
+    """IR per-sample layout (C, H, W) -> Lava's (W, H, C); 1-D stays."""
+    return a.transpose(2, 1, 0) if a.ndim == 3 else a
+
+
+def from_lava_layout(a: np.ndarray) -> np.ndarray:
+    return a.transpose(2, 1, 0) if a.ndim == 3 else a
+
+
+@dataclass
+class LavaNetwork:
+    """The Lava processes of one graph, and what a per-sample run needs to reset and read."""
+
+    neurons: dict[str, object] = field(default_factory=dict)     # node name -> LIF process
+    synapses: dict[str, object] = field(default_factory=dict)    # node name -> Dense / Conv process
+    sinks: dict[str, object] = field(default_factory=dict)       # LIF node name -> RingBuffer
+    host_bias: dict[str, str] = field(default_factory=dict)      # LIF node name -> host value of its bias
+    initial_v: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _host_graph(g: Graph, values: list[str]) -> Graph:
+    """The untimed nodes (the host layer) that compute ``values`` from the graph input."""
+    nodes = [n for n in g.nodes if not any(g.types[v].timed for v in n.outputs)
+             and n.op not in NEURON_OPS]
+    return Graph(nodes, dict(g.inputs), values, g.params, dict(g.types), name=f"{g.name}-host")
+
+
+def _lif(g: Graph, node: Node, steps: int):
+    from lava.proc.io.sink import RingBuffer
+    from lava.proc.lif.process import LIF
+
+    shape = g.types[node.outputs[0]].shape
+    lava_shape = tuple(reversed(shape)) if len(shape) == 3 else shape
+    bias = g.params.get(node.inputs[1])
+    bias = to_lava_layout(np.broadcast_to(bias, shape)) if bias is not None else np.zeros(lava_shape, np.int64)
+    a = node.attrs
+    v0 = np.full(lava_shape, a.get("v_init", 0), np.int64)
+    lif = LIF(shape=lava_shape, du=a["du"], dv=a["dv"], vth=a["vth"], bias_mant=bias.astype(np.int64),
+              bias_exp=a.get("bias_exp", 0), v=v0, name=node.name)
+    sink = RingBuffer(shape=lava_shape, buffer=steps) if node.op == "LoihiLIF" else None
+    if sink is not None:
+        lif.s_out.connect(sink.a_in)
+    return lif, sink, v0
+
+
+def _dense_weights(g: Graph, node: Node) -> np.ndarray:
+    """Dense weights with columns in Lava's order when the input was flattened from a (C, H, W) layer."""
+    weight = g.param_of(node, 1)
+    source = g.producer(node.inputs[0])
+    if source is not None and source.op in ("Flatten", "Reshape"):
+        shape = g.types[source.inputs[0]].shape
+        if len(shape) == 3:
+            order = np.arange(int(np.prod(shape))).reshape(shape).transpose(2, 1, 0).reshape(-1)
+            weight = weight[:, order]
+    return weight
+
+
+def _synapse(g: Graph, node: Node):
+    from lava.proc.conv.process import Conv
+    from lava.proc.dense.process import Dense
+    from lava.utils.weightutils import SignMode
+
+    a = node.attrs
+    if node.op == "LoihiDense":
+        mode = {"mixed": SignMode.MIXED, "excitatory": SignMode.EXCITATORY, "inhibitory": SignMode.INHIBITORY}
+        return Dense(weights=_dense_weights(g, node), weight_exp=a.get("weight_exp", 0),
+                     num_weight_bits=a.get("num_weight_bits", 8), sign_mode=mode[a.get("sign_mode", "mixed")],
+                     name=node.name)
+    pads = a.get("pads", (0, 0, 0, 0))
+    if pads[0] != pads[2] or pads[1] != pads[3]:
+        raise UnsupportedError(f"{node}: Lava's Conv pads symmetrically; got pads {list(pads)}")
+    weight = g.param_of(node, 1).transpose(0, 3, 2, 1)[:, ::-1, ::-1] << a.get("weight_exp", 0)
+    in_shape = tuple(reversed(g.types[node.inputs[0]].shape))
+    strides, dilations = a.get("strides", (1, 1)), a.get("dilations", (1, 1))
+    return Conv(weight=np.ascontiguousarray(weight), input_shape=in_shape, padding=(pads[1], pads[0]),
+                stride=(strides[1], strides[0]), dilation=(dilations[1], dilations[0]), groups=a.get("group", 1),
+                name=node.name)
+
+
+def _spike_source(g: Graph, value: str) -> tuple[str, bool]:
+    """The LIF node whose spikes reach ``value`` (through Flatten/Reshape) and whether they were flattened."""
+    flattened = False
+    producer = g.producer(value)
+    while producer is not None and producer.op in ("Flatten", "Reshape"):
+        flattened = True
+        producer = g.producer(producer.inputs[0])
+    if producer is None or producer.op != "LoihiLIF":
+        raise UnsupportedError(f"value '{value}' does not come from a LoihiLIF layer; Lava cannot wire it")
+    return producer.name, flattened
+
+
+def build_network(g: Graph) -> LavaNetwork:
+    """Create and connect the Lava processes of a Loihi-lowered graph."""
+    net = LavaNetwork()
+    steps = int(g.meta["num_steps"])
+    for node in g.find(*NEURON_OPS):
+        net.neurons[node.name], sink, net.initial_v[node.name] = _lif(g, node, steps)
+        if sink is not None:
+            net.sinks[node.name] = sink
+        if node.inputs[1] not in g.params:
+            net.host_bias[node.name] = node.inputs[1]
+    for node in g.find("LoihiDense", "LoihiConv"):
+        syn = net.synapses[node.name] = _synapse(g, node)
+        source, flattened = _spike_source(g, node.inputs[0])
+        out_port = net.neurons[source].s_out
+        (out_port.flatten() if flattened else out_port).connect(syn.s_in)
+        target = next(c for c in g.consumers(node.outputs[0]) if c.op in NEURON_OPS)
+        syn.a_out.connect(net.neurons[target.name].a_in)
+    return net
+
+
+def _reset(net: LavaNetwork, biases: dict[str, np.ndarray]) -> None:
+    for name, lif in net.neurons.items():
+        lif.u.set(np.zeros(lif.u.shape, np.int64))
+        lif.v.set(net.initial_v[name])
+        if name in biases:
+            lif.bias_mant.set(biases[name])
+    for syn in net.synapses.values():
+        buffer = syn.a_buff if hasattr(syn, "a_buff") else syn.a_buf
+        buffer.set(np.zeros(buffer.shape, np.int64))
+
+
+def run_lava(g: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Run every sample of ``x`` through Lava; returns spikes per LoihiLIF [T, N, *IR shape] and readouts.
+
+    Keys are the LoihiLIF output values (spikes) and the readout output values, as in ``reference.run``.
+    """
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    steps = int(g.meta["num_steps"])
+    net = build_network(g)
+    host = reference.run(_host_graph(g, sorted(set(net.host_bias.values()))), {next(iter(g.inputs)): x})
+    spikes = {n.outputs[0]: [] for n in g.find("LoihiLIF")}
+    readouts = {n.outputs[0]: [] for n in g.find("LoihiVoltageReadout")}
+    any_process = next(iter(net.neurons.values()))
+    try:
+        for i in range(len(x)):
+            if i:
+                _reset(net, {name: to_lava_layout(host[value][i]) for name, value in net.host_bias.items()})
+            else:  # before the first run the processes are not compiled yet: set the initial values
+                for name, value in net.host_bias.items():
+                    net.neurons[name].bias_mant.init = to_lava_layout(host[value][0]).astype(np.int64)
+            any_process.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+            for node in g.find("LoihiLIF"):
+                data = np.moveaxis(net.sinks[node.name].data.get(), -1, 0)  # [T, *lava shape]
+                spikes[node.outputs[0]].append(np.stack([from_lava_layout(d) for d in data]))
+            for node in g.find("LoihiVoltageReadout"):
+                readouts[node.outputs[0]].append(from_lava_layout(net.neurons[node.name].v.get()))
+    finally:
+        any_process.stop()
+    out = {v: np.stack(s, axis=1).astype(np.float32) for v, s in spikes.items()}
+    out.update({v: np.stack(r).astype(np.float32) for v, r in readouts.items()})
+    return out
