@@ -87,6 +87,21 @@ def cmd_targets(args) -> int:
     return 0
 
 
+def cmd_run(args) -> int:
+    import json
+
+    from neurodeploy.run import RUNNERS, render_run, run_build
+
+    runners = list(RUNNERS) if args.backend == "both" else [args.backend]
+    result = run_build(args.build, runners, args.samples, say=_say)
+    out = args.output or args.build / f"run-{args.backend}.json"
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(render_run(result))
+    print(f"\nper-sample results written to {out}")
+    disagree = [k for k, v in result.get("agreement", {}).items() if v["differing_entries"]]
+    return 1 if disagree else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -112,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-samples", type=int, default=512)
     p.add_argument("--eval-samples", type=int, help="test samples to evaluate (default: whole test split)")
     p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("run", parents=[common], help="run a Loihi build on the golden simulator and/or Lava")
+    p.add_argument("build", type=Path, help="build folder written by 'compile --target loihi2' (or loihi1)")
+    p.add_argument("--backend", choices=("golden", "lava", "both"), default="both")
+    p.add_argument("--samples", type=int, default=20, help="test samples to run (default 20)")
+    p.add_argument("-o", "--output", type=Path, help="JSON results (default BUILD/run-BACKEND.json)")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("inspect", parents=[common], help="per-node op, shape, neurons, synapses, parameters")
     p.add_argument("file", type=Path, help=".onnx file or build folder")

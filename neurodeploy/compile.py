@@ -129,6 +129,7 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -
     estimate = steps.run(f"estimate ({request.target})", backend.estimate, deployed, results["deployed"])
     report = build_report(loaded.name, request, conversion, backend.spec, graphs, results, estimate, dataset.name,
                           steps.timings)
+    report["dataset_source"] = request.dataset or loaded.dataset
     files = {"ann.onnx": ann, "snn.onnx": snn, "report.json": json.dumps(report, indent=2, default=str) + "\n",
              "report.md": render_markdown(report), "passes.log": "\n".join(ctx.log) + "\n"}
     if target_passes:

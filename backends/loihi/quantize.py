@@ -205,20 +205,24 @@ def _peaks(g: Graph, ctx, values: list[str]) -> dict[str, float]:
     return {v: float(out[v].max()) for v in values}
 
 
-def _first_weighted(g: Graph, encoder: Node) -> tuple[Node, str]:
-    """The Conv/Gemm the encoder feeds (through Flatten/Reshape) and the untimed value it should read.
-
-    Shape-only nodes between them are rewired to read the untimed input, so the host computes the layer
-    once per sample instead of once per step.
-    """
-    value, node = encoder.inputs[0], g.consumers(encoder.outputs[0])[0]
+def _first_weighted(g: Graph, encoder: Node) -> tuple[Node, list[Node]]:
+    """The Conv/Gemm the encoder feeds, and the shape-only nodes (Flatten/Reshape) on the way."""
+    through, node = [], g.consumers(encoder.outputs[0])[0]
     while node.op in _THROUGH:
-        node.inputs[0] = value
-        value = node.outputs[0]
-        node = g.consumers(value)[0]
+        through.append(node)
+        node = g.consumers(node.outputs[0])[0]
     if node.op not in ("Conv", "Gemm"):
         raise UnsupportedError(f"Loihi lowering: the input feeds {node}, not a Conv/Gemm layer")
-    return node, value
+    return node, through
+
+
+def _untimed_input(encoder: Node, through: list[Node]) -> str:
+    """Rewire the shape-only nodes to read the untimed input: the host computes the layer once per sample."""
+    value = encoder.inputs[0]
+    for node in through:
+        node.inputs[0] = value
+        value = node.outputs[0]
+    return value
 
 
 def lower_to_loihi(g: Graph, ctx) -> Graph:
@@ -238,8 +242,8 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
     weighted = [n for n in g.nodes if n.op in ("Conv", "Gemm")]
     readouts = [lw.neuron_of(w).outputs[0] for w in weighted
                 if lw.neuron_of(w) and lw.neuron_of(w).op == "MembraneReadout"]
-    peaks = _peaks(g, ctx, [w.outputs[0] for w in weighted] + readouts)  # before any rewiring
-    first, host_input = _first_weighted(g, encoder)
+    peaks = _peaks(g, ctx, [w.outputs[0] for w in weighted] + readouts)
+    first, through = _first_weighted(g, encoder)
     depth = len(weighted) - 1
     steps = encoder.attrs["num_steps"] + depth
     replaced: dict[str, list[Node]] = {}
@@ -250,7 +254,7 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
         elif neuron.op == "IF" and neuron.attrs.get("reset", "subtract") != "zero":
             lw.unlowered[neuron.name] = "reset by subtraction (Lava's LIF resets to 0); convert with reset 'zero'"
         elif w is first:
-            replaced[w.name] = lw.host_layer(w, neuron, host_input, peaks[w.outputs[0]], steps)
+            replaced[w.name] = lw.host_layer(w, neuron, _untimed_input(encoder, through), peaks[w.outputs[0]], steps)
             replaced[neuron.name] = []
         else:
             replaced[w.name] = lw.chip_layer(w, neuron, peaks)

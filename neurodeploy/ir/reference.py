@@ -61,7 +61,8 @@ def run(g: Graph, feeds: dict[str, np.ndarray], keep: Iterable[str] = ()) -> dic
         infer_shapes(g)
     check_feeds(g, feeds)
     keep = set(keep) | set(g.outputs)
-    env = {name: np.asarray(feeds[name], dtype=np.float32) for name in g.inputs}
+    env = {name: np.asarray(feeds[name], dtype=np.int64 if t.dtype.startswith("int") else np.float32)
+           for name, t in g.inputs.items()}
     last = _last_uses(g)
     for i, node in enumerate(g.nodes):
         args = [g.params[v] if v in g.params else (env[v] if v else None) for v in node.inputs]

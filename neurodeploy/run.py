@@ -1,0 +1,104 @@
+"""``neurodeploy run``: run a compiled Loihi build on test samples with the golden simulator and/or Lava.
+
+Prints accuracy and spikes per layer for each, and when both ran, per-sample agreement of every layer's spikes
+at every step; writes a JSON with per-sample labels, predictions, readouts and spike counts.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from neurodeploy.errors import InputError
+
+RUNNERS = ("golden", "lava")
+
+
+def _load_build(build: Path):
+    from neurodeploy.frontend.onnx_import import load_onnx
+
+    report_path, graph_path = build / "report.json", build / "deployed.onnx"
+    if not report_path.is_file():
+        raise InputError(f"{build}: not a build folder (no report.json); run 'neurodeploy compile' first")
+    report = json.loads(report_path.read_text())
+    if not report["target"].startswith("loihi") or not graph_path.is_file():
+        raise InputError(f"{build}: target '{report['target']}' has no Loihi graph to run (compile with "
+                         "--target loihi2 or loihi1)")
+    return report, load_onnx(graph_path)
+
+
+def _run_one(runner: str, g, x: np.ndarray) -> tuple[dict, float]:
+    from neurodeploy.ir import reference
+
+    keep = [n.outputs[0] for n in g.find("LoihiLIF")]
+    start = time.perf_counter()
+    if runner == "golden":
+        out = reference.run(g, {next(iter(g.inputs)): x}, keep)
+    else:
+        from neurodeploy.backends.loihi.lava_run import run_lava
+
+        out = run_lava(g, x)
+    return out, time.perf_counter() - start
+
+
+def agreement(g, a: dict, b: dict) -> dict[str, dict]:
+    """Per layer: samples whose spikes agree at every step, and the number of differing spike entries."""
+    rows = {}
+    for node in g.find("LoihiLIF", "LoihiVoltageReadout"):
+        value = node.outputs[0]
+        x, y = a[value], b[value]
+        sample_axis = 1 if node.op == "LoihiLIF" else 0
+        differs = (x != y).reshape(x.shape[0], x.shape[1], -1) if sample_axis else (x != y).reshape(x.shape[0], 1, -1)
+        per_sample = differs.any(axis=(0, 2)) if sample_axis else differs.any(axis=(1, 2))
+        rows[node.name] = {"samples_identical": int((~per_sample).sum()), "samples": int(per_sample.size),
+                           "differing_entries": int(differs.sum())}
+    return rows
+
+
+def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
+    """Run ``samples`` test samples of the build's data set through each runner; returns the result dict."""
+    from neurodeploy.data import load_dataset
+
+    report, g = _load_build(build)
+    data = load_dataset(report["dataset_source"])
+    x, y = data.x_test[:samples], data.y_test[:samples]
+    readout = g.outputs[0]
+    result = {"build": str(build), "target": report["target"], "samples": len(x), "steps": g.meta["num_steps"],
+              "runners": {}, "per_sample": [{"label": int(label)} for label in y]}
+    outputs = {}
+    for runner in runners:
+        say(f"running {len(x)} samples x {g.meta['num_steps']} steps on {runner} ...")
+        out, seconds = _run_one(runner, g, x)
+        outputs[runner] = out
+        predictions = out[readout].reshape(len(x), -1).argmax(axis=1)
+        spikes = {n.name: out[n.outputs[0]].reshape(out[n.outputs[0]].shape[0], len(x), -1).sum(axis=(0, 2))
+                  for n in g.find("LoihiLIF")}
+        result["runners"][runner] = {
+            "accuracy": float((predictions == y).mean()), "seconds": seconds,
+            "sample_steps_per_second": len(x) * g.meta["num_steps"] / seconds,
+            "spikes_per_layer": {k: float(v.mean()) for k, v in spikes.items()}}
+        for i, row in enumerate(result["per_sample"]):
+            row[runner] = {"prediction": int(predictions[i]), "readout": out[readout][i].tolist(),
+                           "spike_counts": {k: int(v[i]) for k, v in spikes.items()}}
+    if len(outputs) == 2:
+        result["agreement"] = agreement(g, outputs["golden"], outputs["lava"])
+    return result
+
+
+def render_run(result: dict) -> str:
+    from neurodeploy.report import text_table
+
+    lines = [f"{result['build']} on {result['target']}: {result['samples']} samples x {result['steps']} steps"]
+    for runner, r in result["runners"].items():
+        lines.append(f"  {runner:6s} accuracy {100 * r['accuracy']:.2f} %   {r['seconds']:.2f} s "
+                     f"({r['sample_steps_per_second']:.0f} sample-steps/s)")
+    layers = list(next(iter(result["runners"].values()))["spikes_per_layer"])
+    rows = [[layer] + [result["runners"][k]["spikes_per_layer"][layer] for k in result["runners"]] for layer in layers]
+    lines.append("\nspikes per sample\n" + text_table(["layer"] + list(result["runners"]), rows))
+    if "agreement" in result:
+        agree = [[k, f"{v['samples_identical']}/{v['samples']}", v["differing_entries"]]
+                 for k, v in result["agreement"].items()]
+        lines.append("\ngolden vs lava, every step\n" + text_table(("layer", "identical samples", "differing"), agree))
+    return "\n".join(lines)

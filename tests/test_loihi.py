@@ -1,0 +1,186 @@
+"""Loihi backends without Lava: fixed-point op semantics, pooling fold, quantization, mapping, accuracy, CLI.
+
+(The spike-for-spike comparison with a real Lava run is in hw_tests/test_lava_agreement.py.)
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from neurodeploy.backends import get_backend
+from neurodeploy.backends.loihi.fold_pooling import fold_average_pool
+from neurodeploy.backends.loihi.mapping import map_to_cores
+from neurodeploy.backends.loihi.quantize import LoihiNumerics, quantize_weights
+from neurodeploy.compile import check_activity
+from neurodeploy.errors import UnsupportedError
+from neurodeploy.frontend import load_model
+from neurodeploy.ir import reference
+from neurodeploy.ir.check import check_graph
+from neurodeploy.ir.graph import Graph, Node, TensorType
+from neurodeploy.passes import ConversionConfig, PassContext, run_passes, stage
+from neurodeploy.sim.evaluate import Evaluation, evaluate
+
+LOIHI2 = get_backend("loihi2")
+
+
+def _lif_graph(a_in_shape, attrs, bias):
+    g = Graph([], {"a": TensorType(a_in_shape, "int64", timed=True)}, ["s", "events"])
+    b = g.add_param("bias", np.asarray(bias, np.int64))
+    g.nodes = [Node("LoihiLIF", "lif", ["a", b], ["s", "events"], attrs)]
+    check_graph(g)
+    return g
+
+
+def test_lif_current_wraps_and_voltage_saturates():
+    # du=4095: u = a << 6 each step. a = 2^17 + 1 -> u = 2^23 + 64 wraps to 64 - 2^23; v saturates negative
+    attrs = {"du": 4095, "dv": 0, "vth": 131071, "bias_exp": 0}
+    g = _lif_graph((1,), attrs, [0])
+    a = np.array([[[2**17]], [[2**17 + 1]], [[-(2**17) - 1]]], np.int64)  # [T=3, N=1, 1]
+    out = reference.run(g, {"a": a}, keep=["s", "events"])
+    # step 0: u = 2^23 (no wrap), v = 2^23 clips to 2^23 - 1 (1 event) > vth << 6 = 8388544: spike, v = 0
+    # step 1: u = 2^23 + 64 wraps to 64 - 2^23 (1 event), v = 64 - 2^23
+    # step 2: u = -2^23 - 64 wraps to 2^23 - 64 (1 event), v = 0
+    assert out["events"].tolist() == [[3]]
+    assert out["s"].reshape(-1).tolist() == [1, 0, 0]
+
+
+def test_lif_threshold_is_strict_and_resets_to_zero():
+    # bias 100 << 6 = 6400 per step, vth 200 << 6 = 12800: v = 6400, 12800 (not >), 19200 > -> spike, 0, ...
+    g = _lif_graph((1,), {"du": 4095, "dv": 0, "vth": 200, "bias_exp": 6}, [100])
+    out = reference.run(g, {"a": np.zeros((6, 1, 1), np.int64)}, keep=["s"])
+    assert out["s"].reshape(-1).tolist() == [0, 0, 1, 0, 0, 1]
+
+
+def test_dense_delays_one_step_and_shifts():
+    g = Graph([], {"s": TensorType((2,), timed=True)}, ["a"])
+    w = g.add_param("w", np.array([[3, -5]], np.int64))
+    g.nodes = [Node("LoihiDense", "d", ["s", w], ["a"], {"weight_exp": -1})]
+    s = np.array([[[1, 1]], [[1, 0]], [[0, 0]]], np.float32)
+    # accumulations 3-5=-2, 3, 0 -> >>1 (floor): -1, 1, 0 -> delayed: 0, -1, 1
+    assert reference.run(g, {"s": s})["a"].reshape(-1).tolist() == [0, -1, 1]
+
+
+def test_quantize_weights_sign_modes():
+    num = LoihiNumerics.from_spec(LOIHI2.spec)
+    w = np.array([0.5, -1.0, 0.001, 0.2])
+    q, mode, stats = quantize_weights(w, scale=254 * 64, exp=0, num=num)
+    assert mode == "mixed" and q.tolist() == [128, -254, 0, 50] and stats["weights_zeroed"] == 1
+    assert all(v % 2 == 0 for v in q)  # mixed-sign Loihi weights lose their lowest bit
+    q, mode, _ = quantize_weights(np.array([1.0, 0.4]), scale=255 * 64, exp=0, num=num)
+    assert mode == "excitatory" and q.tolist() == [255, 102]
+    q, mode, stats = quantize_weights(np.array([-1.0, -0.5]), scale=300 * 64, exp=0, num=num)
+    assert mode == "inhibitory" and q.tolist() == [-255, -150] and stats["weights_clipped"] == 1
+
+
+def _float_snn(name, digits, steps=16, reset="zero"):
+    ctx = PassContext(ConversionConfig(num_steps=steps, reset=reset, percentile=100.0),
+                      calibration=digits.x_train[:256], spec=LOIHI2.spec, check=True)
+    return run_passes(load_model(name).graph, stage("canonicalize") + stage("rate"), ctx), ctx
+
+
+def test_fold_average_pool_keeps_meaning(digits):
+    snn, ctx = _float_snn("digits_cnn", digits)
+    folded = fold_average_pool(snn, ctx)
+    assert not folded.find("AveragePool") and len(folded.nodes) == len(snn.nodes) - 2
+    conv = folded.node("7")
+    assert conv.attrs["kernel_shape"] == (6, 6) and conv.attrs["strides"] == (2, 2) and conv.attrs["pads"] == (2,) * 4
+    x = digits.x_test[:20]
+    np.testing.assert_allclose(reference.run(folded, {"input_1": x})[folded.outputs[0]],
+                               reference.run(snn, {"input_1": x})[snn.outputs[0]], rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["digits_cnn", "digits_mlp"])
+def test_loihi_accuracy_within_one_and_a_half_points(digits, name):
+    ann_ctx = PassContext(ConversionConfig(), calibration=digits.x_train[:512])
+    ann = run_passes(load_model(name).graph, stage("canonicalize"), ann_ctx)
+    ctx = PassContext(ConversionConfig(**LOIHI2.conversion_defaults()), calibration=digits.x_train[:512],
+                      spec=LOIHI2.spec, check=True)
+    deployed = run_passes(ann, stage("rate") + LOIHI2.passes(), ctx)
+    assert {n.op for n in deployed.nodes} <= set(LOIHI2.spec.supported_ops)
+    ann_acc = evaluate(ann, digits.x_test, digits.y_test).accuracy
+    loihi = evaluate(deployed, digits.x_test, digits.y_test, LOIHI2.simulate, LOIHI2.counters(deployed))
+    assert loihi.num_samples == 450 and loihi.accuracy >= ann_acc - 0.015
+    report = deployed.meta["loihi_quantization"]
+    assert [r["layer"] for r in report][-1] == "readout" and all(r["weights_clipped"] == 0 for r in report)
+
+
+def _dense_layer_graph(inputs: int, outputs: int) -> Graph:
+    g = Graph([], {"s": TensorType((inputs,), timed=True)}, ["v"])
+    w = g.add_param("w", np.ones((outputs, inputs), np.int64))
+    b = g.add_param("b", np.zeros(outputs, np.int64))
+    g.nodes = [Node("LoihiDense", "fc", ["s", w], ["a"]),
+               Node("LoihiVoltageReadout", "out", ["a", b], ["v"], {"du": 4095, "dv": 0, "vth": 131071})]
+    check_graph(g)
+    g.meta["num_steps"] = 4
+    return g
+
+
+def test_mapping_hand_checked_cases():
+    spec = get_backend("loihi1").spec
+    # 2000 -> 1000 dense: 2e6 synapses x (8 weight + 10 index bits) = 36e6 bits / 1048576 per core -> 35 cores
+    m = map_to_cores(_dense_layer_graph(2000, 1000), spec)
+    assert (m.cores, m.chips, m.layers[0].limited_by, m.violations) == (35, 1, "synaptic memory", [])
+    # 20 -> 3000 dense: 60000 x 18 bits needs 2 cores of memory, but compartments need ceil(3000 / 1024) = 3
+    m = map_to_cores(_dense_layer_graph(20, 3000), spec)
+    assert (m.cores, m.layers[0].limited_by) == (3, "compartments")
+    assert m.layers[0].utilization == pytest.approx(3000 / 3072)
+
+
+def test_over_limit_network_lists_every_violation():
+    spec = get_backend("loihi1").spec
+    m = map_to_cores(_dense_layer_graph(70000, 10), spec)
+    assert m.violations == ["out: input axons per core: one neuron needs 70000, limit 4096",
+                            "out: synaptic memory per core: one neuron needs 1260000 bits, limit 1048576"]
+
+
+def test_unlowerable_layers_are_listed(digits):
+    snn, ctx = _float_snn("digits_mlp", digits, reset="subtract")
+    deployed = run_passes(snn, LOIHI2.passes(), ctx)
+    problems = LOIHI2.check(deployed)
+    assert "2: reset by subtraction (Lava's LIF resets to 0); convert with reset 'zero'" in problems
+    assert "2 (IF): op IF is not supported by target 'loihi2'" in problems
+
+
+def test_silenced_layer_is_an_error():
+    before = Evaluation(1.0, np.zeros(1), 1, {"a": 12.0, "b": 3.0})
+    after = Evaluation(1.0, np.zeros(1), 1, {"a": 10.0, "b": 0.0})
+    with pytest.raises(UnsupportedError) as err:
+        check_activity(before, after)
+    assert err.value.problems == ["b: 3.0 spikes per sample before, 0 after"]
+
+
+def test_compile_and_run_golden_through_the_cli(run_cli, tmp_path):
+    out = tmp_path / "l2"
+    code, stdout, stderr = run_cli("compile", "digits_mlp", "--target", "loihi2", "-o", out, "--steps", "16")
+    assert code == 0, stderr
+    assert "loihi2 accuracy (18 steps)" in stdout and "quantization" in stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["estimate"]["energy_basis"].startswith("extrapolated")
+    assert report["estimate"]["energy_uj"] > 0 and report["estimate"]["cores"] >= 3
+    assert {r["layer"] for r in report["quantization"]} == {"2", "4", "readout"}
+    code, stdout, _ = run_cli("run", out, "--backend", "golden", "--samples", "25")
+    assert code == 0 and "golden accuracy" in stdout
+    result = json.loads((out / "run-golden.json").read_text())
+    assert len(result["per_sample"]) == 25 and "prediction" in result["per_sample"][0]["golden"]
+
+
+def test_residual_network_is_refused_with_names(run_cli, tmp_path):
+    path = tmp_path / "res.onnx"
+    import torch
+    from torch import nn
+
+    class Res(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.fc = nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1), nn.Linear(256, 10)
+            self.r1, self.r2 = nn.ReLU(), nn.ReLU()
+
+        def forward(self, x):
+            y = self.r1(self.a(x))
+            return self.fc(torch.flatten(self.r2(self.b(y) + y), 1))
+
+    torch.onnx.export(Res(), torch.rand(1, 1, 8, 8), str(path))
+    code, _, stderr = run_cli("compile", path, "--dataset", "digits", "--target", "loihi2", "-o", tmp_path / "o")
+    assert code == 2 and "cannot be deployed on target 'loihi2'" in stderr and "(Add): op Add is not supported" in stderr
