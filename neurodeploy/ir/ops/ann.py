@@ -106,21 +106,39 @@ def _conv_infer(node: Node, types: list, params: list, attrs: dict) -> list[Tens
     return [x.with_shape((m, oh, ow))]
 
 
+_IM2COL_CHUNK_BYTES = 64 * 2**20
+
+
 def conv2d(x: np.ndarray, weight: np.ndarray, bias, strides, pads, dilations, group: int) -> np.ndarray:
-    """Grouped 2-D cross-correlation as ONNX Conv defines it; x [B, C, H, W] -> [B, M, OH, OW]."""
+    """Grouped 2-D cross-correlation as ONNX Conv defines it; x [B, C, H, W] -> [B, M, OH, OW].
+
+    Windows of a channels-last copy of the input are gathered (im2col, taps ordered kh, kw, C so that
+    channels stay contiguous) a chunk of samples at a time, keeping the buffer near 64 MB; each product then
+    has K = kh * kw * C/group. The kernel itself is never expanded.
+    """
     m, cg, kh, kw = weight.shape
-    win = _windows(x, (kh, kw), strides, pads, dilations)  # [B, C, OH, OW, kh, kw]
-    b, _, oh, ow = win.shape[:4]
-    if group == 1:
-        cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(b * oh * ow, cg * kh * kw)
-        out = (cols @ weight.reshape(m, -1).T.astype(x.dtype)).reshape(b, oh, ow, m).transpose(0, 3, 1, 2)
-    else:
-        win = win.reshape(b, group, cg, oh, ow, kh, kw)
-        wg = weight.reshape(group, m // group, cg, kh, kw).astype(x.dtype)
-        out = np.einsum("bgchwij,gmcij->bgmhw", win, wg, optimize=True).reshape(b, m, oh, ow)
+    b, c, h, w = x.shape
+    padded = np.zeros((b, h + pads[0] + pads[2], w + pads[1] + pads[3], c), dtype=x.dtype)  # channels last
+    padded[:, pads[0]:pads[0] + h, pads[1]:pads[1] + w, :] = x.transpose(0, 2, 3, 1)
+    span = (dilations[0] * (kh - 1) + 1, dilations[1] * (kw - 1) + 1)
+    win = sliding_window_view(padded, span, axis=(1, 2))
+    win = win[:, :: strides[0], :: strides[1], :, :: dilations[0], :: dilations[1]]  # [B, OH, OW, C, kh, kw]
+    oh, ow = win.shape[1:3]
+    win = win.transpose(0, 1, 2, 4, 5, 3).reshape(b, oh, ow, kh, kw, group, cg)
+    mg = m // group
+    wt = weight.astype(x.dtype).reshape(group, mg, cg, kh, kw).transpose(0, 1, 3, 4, 2).reshape(group, mg, -1)
+    out = np.empty((b, oh, ow, m), dtype=x.dtype)
+    step = max(1, _IM2COL_CHUNK_BYTES // max(oh * ow * kh * kw * cg * x.itemsize, 1))
+    for start in range(0, b, step):
+        part = win[start:start + step]
+        n = part.shape[0]
+        for gi in range(group):
+            cols = part[..., gi, :].reshape(n * oh * ow, kh * kw * cg)
+            out[start:start + n, :, :, gi * mg:(gi + 1) * mg] = (cols @ wt[gi].T).reshape(n, oh, ow, mg)
+    out = out.transpose(0, 3, 1, 2)  # a view: consumers reshape or copy it anyway
     if bias is not None:
         out = out + bias.reshape(1, m, 1, 1).astype(x.dtype)
-    return np.ascontiguousarray(out)
+    return out
 
 
 def _conv_ref(args: list, attrs: dict) -> list[np.ndarray]:

@@ -74,36 +74,58 @@ def _conv_loihi_infer(node, types, params, attrs):
 def _conv_loihi_ref(args, attrs):
     s, w = args[0], args[1]
     steps, batch = s.shape[:2]
-    flat = s.reshape((steps * batch,) + s.shape[2:]).astype(np.float64)
-    acc = conv2d(flat, w.astype(np.float64), None, attrs["strides"], attrs["pads"], attrs["dilations"], attrs["group"])
-    acc = np.rint(acc).astype(np.int64) << attrs["weight_exp"]
-    acc = np.clip(acc, -STATE_LIMIT, STATE_LIMIT - 1)  # Lava signed_clamp(x, bits=24)
-    return [_delay_one_step(acc.reshape((steps, batch) + acc.shape[1:]))]
+    # float32 sums of binary spikes times integer weights are exact while they stay below 2^24
+    exact32 = float(np.abs(w).max(initial=0)) * w[0].size < 2**24
+    flat = s.reshape((steps * batch,) + s.shape[2:]).astype(np.float32 if exact32 else np.float64, copy=False)
+    acc = conv2d(flat, w.astype(flat.dtype), None, attrs["strides"], attrs["pads"], attrs["dilations"], attrs["group"])
+    acc = acc.reshape((steps, batch) + acc.shape[1:])
+    # int32 holds the shifted sums unless they could reach 2^31 (Lava computes in int32 too, then clamps)
+    small = exact32 and float(np.abs(w).max(initial=0)) * w[0].size * 2.0 ** attrs["weight_exp"] < 2**31
+    out = np.zeros(acc.shape, np.int32 if small else np.int64)
+    np.copyto(out[1:], np.rint(acc[:-1]) if not exact32 else acc[:-1], casting="unsafe")  # one-step delay
+    out <<= attrs["weight_exp"]
+    return [np.clip(out, -STATE_LIMIT, STATE_LIMIT - 1, out=out)]  # Lava signed_clamp(x, bits=24)
 
 
 def _decay(x: np.ndarray, factor: int) -> np.ndarray:
-    product = x * factor
-    return np.sign(product) * (np.abs(product) >> DECAY_SHIFT)
+    if factor == DECAY_UNITY:  # no decay (dv = 0): the shift below would return x unchanged
+        return x
+    if factor == 0:  # full decay (du = 4095 with Lava's offset of 1)
+        return np.zeros_like(x)
+    product = x.astype(np.int64) * factor
+    return (np.sign(product) * (np.abs(product) >> DECAY_SHIFT)).astype(x.dtype)
 
 
 def lif_dynamics(a_in: np.ndarray | None, bias: np.ndarray, attrs: dict, steps: int, batch_shape: tuple):
-    """Yield (v after update, spikes, overflow events) per step of Lava's fixed-point LIF."""
-    u = np.zeros(batch_shape, np.int64)
-    v = np.broadcast_to(np.asarray(attrs["v_init"], np.int64), batch_shape).copy()
-    effective_bias = _shift(np.asarray(bias, np.int64), attrs["bias_exp"])
+    """Yield (v after update, spikes, overflow events or None) per step of Lava's fixed-point LIF.
+
+    State is int32 when the input cannot push a sum past 2^31 (|a| < 2^24), else int64; decays that are not
+    trivial always multiply in int64.
+    """
+    small = a_in is None or int(np.abs(a_in).max(initial=0)) < 2**24
+    dtype = np.int32 if small else np.int64
+    u = np.zeros(batch_shape, dtype)
+    v = np.broadcast_to(np.asarray(attrs["v_init"], dtype), batch_shape).copy()
+    effective_bias = _shift(np.asarray(bias, np.int64), attrs["bias_exp"]).astype(dtype)
     vth = attrs["vth"] << THRESHOLD_SHIFT
     for t in range(steps):
         u = _decay(u, DECAY_UNITY - (attrs["du"] + CURRENT_DECAY_OFFSET))
         if a_in is not None:
-            u = u + (a_in[t] << ACTIVATION_SHIFT)
-        wrapped = (u > STATE_LIMIT) | (u <= -STATE_LIMIT)
-        u = np.where(u > STATE_LIMIT, u - 2 * STATE_LIMIT, np.where(u <= -STATE_LIMIT, u + 2 * STATE_LIMIT, u))
-        v = _decay(v, DECAY_UNITY - attrs["dv"]) + u + effective_bias
+            u = u + (a_in[t].astype(dtype, copy=False) << ACTIVATION_SHIFT)
+        high, low = u > STATE_LIMIT, u <= -STATE_LIMIT
+        wrapped = high.any() or low.any()
+        if wrapped:  # 24-bit wrap-around of the current
+            u[high] -= 2 * STATE_LIMIT
+            u[low] += 2 * STATE_LIMIT
+        v = _decay(v, DECAY_UNITY - attrs["dv"]) + u
+        v += effective_bias
         clipped = (v > STATE_LIMIT - 1) | (v < -STATE_LIMIT + 1)
-        v = np.clip(v, -STATE_LIMIT + 1, STATE_LIMIT - 1)
+        saturated = clipped.any()
+        if saturated:
+            np.clip(v, -STATE_LIMIT + 1, STATE_LIMIT - 1, out=v)
         fired = v > vth
-        yield v, fired, wrapped.astype(np.int64) + clipped
-        v = np.where(fired, 0, v)
+        yield v, fired, ((high | low).astype(np.int32) + clipped) if wrapped or saturated else None
+        v[fired] = 0
 
 
 def _lif_inputs(node, types, params):
@@ -134,18 +156,19 @@ def _run_lif(args, attrs, record):
 
 def _lif_ref(args, attrs):
     def record(updates, steps, shape):
-        spikes = np.zeros((steps,) + shape, np.float32)
+        fired_steps = np.zeros((steps,) + shape, bool)
         events = np.zeros(shape, np.int64)
         for t, (_, fired, overflow) in enumerate(updates):
-            spikes[t] = fired
-            events += overflow
-        return [spikes, events]
+            fired_steps[t] = fired
+            if overflow is not None:
+                events += overflow
+        return [fired_steps.astype(np.float32), events]
 
     return _run_lif(args, attrs, record)
 
 
 def _readout_ref(args, attrs):
-    def record(updates, steps, shape):
+    def record(updates, steps, shape):  # the voltage after the last step (after its reset, as Lava reads it)
         v = np.zeros(shape, np.int64)
         for v, _, _ in updates:
             pass
