@@ -42,7 +42,8 @@ def cmd_compile(args) -> int:
         calibration_samples=args.calibration_samples, eval_samples=args.eval_samples, conversion=conversion)
     report = compile_model(request, say=_say)
     print(render_text(report))
-    print(f"\nbuild written to {request.output}/ (ann.onnx, snn.onnx, report.json, report.md, passes.log)")
+    files = ", ".join(sorted(p.name for p in request.output.iterdir()))
+    print(f"\nbuild written to {request.output}/ ({files})")
     return 0
 
 

@@ -34,6 +34,7 @@ class CompileRequest:
     dataset: str | None = None
     calibration_samples: int = 512
     eval_samples: int | None = None
+    activity_samples: int = 8  # seeded inputs measuring the activity of a network that has no data set
     conversion: dict = field(default_factory=dict)  # ConversionConfig fields the user set explicitly
 
     def conversion_config(self, backend) -> ConversionConfig:
@@ -70,6 +71,8 @@ def _import(request: CompileRequest):
     loaded = load_model(request.model, request.definition, request.input_shape)
     if len(loaded.graph.inputs) != 1:
         raise UnsupportedError(f"{loaded.name}: models with {len(loaded.graph.inputs)} inputs are not supported")
+    if loaded.deployed:
+        return loaded, None
     dataset_name = request.dataset or loaded.dataset
     if dataset_name is None:
         raise InputError(f"{request.model}: conversion needs a data set for calibration and accuracy; "
@@ -111,6 +114,8 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -
     target_passes = backend.passes()
     steps = _Steps(7 if target_passes else 6, say)
     loaded, dataset = steps.run(f"import {request.model}", _import, request)
+    if loaded.deployed:
+        return _compile_deployed(request, loaded, backend, steps)
     ctx = PassContext(conversion, calibration=dataset.x_train[: request.calibration_samples], spec=backend.spec)
     ann = steps.run("canonicalize (fold BatchNorm, ...)", run_passes, loaded.graph, stage("canonicalize"), ctx)
     snn = steps.run(f"convert to rate SNN, T={conversion.num_steps}", run_passes, ann, stage("rate"), ctx)
@@ -134,6 +139,29 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -
              "report.md": render_markdown(report), "passes.log": "\n".join(ctx.log) + "\n"}
     if target_passes:
         files["deployed.onnx"] = deployed
+    steps.run(f"write {request.output}", write_build, request.output, files)
+    return report
+
+
+def _compile_deployed(request: CompileRequest, loaded, backend, steps: _Steps) -> dict:
+    """A network already in a chip's arithmetic (netx): check, map and estimate; activity from seeded inputs."""
+    from neurodeploy.frontend.netx import seeded_input
+    from neurodeploy.report import build_report, render_markdown
+    from neurodeploy.sim.evaluate import evaluate
+
+    g = loaded.graph
+    problems = backend.check(g)
+    if problems:
+        raise UnsupportedError(f"{loaded.name} cannot be deployed on target '{request.target}':", problems)
+    x = seeded_input(g, request.activity_samples)
+    activity = steps.run(f"activity on {request.activity_samples} seeded inputs", evaluate, g, x, None,
+                         backend.simulate, backend.counters(g))
+    estimate = steps.run(f"estimate ({request.target})", backend.estimate, g, activity)
+    report = build_report(loaded.name, request, None, backend.spec, {"deployed": g}, {"deployed": activity},
+                          estimate, f"seeded input ({request.activity_samples} samples)", steps.timings)
+    report["dataset_source"] = None
+    files = {"deployed.onnx": g, "report.json": json.dumps(report, indent=2, default=str) + "\n",
+             "report.md": render_markdown(report)}
     steps.run(f"write {request.output}", write_build, request.output, files)
     return report
 

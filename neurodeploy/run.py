@@ -62,25 +62,33 @@ def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
     from neurodeploy.data import load_dataset
 
     report, g = _load_build(build)
-    data = load_dataset(report["dataset_source"])
-    x, y = data.x_test[:samples], data.y_test[:samples]
+    timed = next(iter(g.inputs.values())).timed
+    if report.get("dataset_source"):
+        data = load_dataset(report["dataset_source"])
+        x, y = data.x_test[:samples], data.y_test[:samples]
+    else:  # a network imported without data (netx): the same seeded inputs as its compile report used
+        from neurodeploy.frontend.netx import seeded_input
+
+        x, y = seeded_input(g, samples), None
+    count = x.shape[1] if timed else len(x)
     readout = g.outputs[0]
-    result = {"build": str(build), "target": report["target"], "samples": len(x), "steps": g.meta["num_steps"],
-              "runners": {}, "per_sample": [{"label": int(label)} for label in y]}
+    result = {"build": str(build), "target": report["target"], "samples": count, "steps": g.meta["num_steps"],
+              "runners": {}, "per_sample": [{"label": None if y is None else int(y[i])} for i in range(count)]}
     outputs = {}
     for runner in runners:
         say(f"running {len(x)} samples x {g.meta['num_steps']} steps on {runner} ...")
         out, seconds = _run_one(runner, g, x)
         outputs[runner] = out
-        predictions = out[readout].reshape(len(x), -1).argmax(axis=1)
-        spikes = {n.name: out[n.outputs[0]].reshape(out[n.outputs[0]].shape[0], len(x), -1).sum(axis=(0, 2))
+        scores = out[readout].sum(axis=0) if g.types[readout].timed else out[readout]  # spikes: counts
+        predictions = scores.reshape(count, -1).argmax(axis=1)
+        spikes = {n.name: out[n.outputs[0]].reshape(out[n.outputs[0]].shape[0], count, -1).sum(axis=(0, 2))
                   for n in g.find("LoihiLIF")}
         result["runners"][runner] = {
-            "accuracy": float((predictions == y).mean()), "seconds": seconds,
-            "sample_steps_per_second": len(x) * g.meta["num_steps"] / seconds,
+            "accuracy": None if y is None else float((predictions == y).mean()), "seconds": seconds,
+            "sample_steps_per_second": count * g.meta["num_steps"] / seconds,
             "spikes_per_layer": {k: float(v.mean()) for k, v in spikes.items()}}
         for i, row in enumerate(result["per_sample"]):
-            row[runner] = {"prediction": int(predictions[i]), "readout": out[readout][i].tolist(),
+            row[runner] = {"prediction": int(predictions[i]), "readout": scores[i].tolist(),
                            "spike_counts": {k: int(v[i]) for k, v in spikes.items()}}
     if len(outputs) == 2:
         result["agreement"] = agreement(g, outputs["golden"], outputs["lava"])
@@ -92,7 +100,8 @@ def render_run(result: dict) -> str:
 
     lines = [f"{result['build']} on {result['target']}: {result['samples']} samples x {result['steps']} steps"]
     for runner, r in result["runners"].items():
-        lines.append(f"  {runner:6s} accuracy {100 * r['accuracy']:.2f} %   {r['seconds']:.2f} s "
+        accuracy = "-" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f} %"
+        lines.append(f"  {runner:6s} accuracy {accuracy}   {r['seconds']:.2f} s "
                      f"({r['sample_steps_per_second']:.0f} sample-steps/s)")
     layers = list(next(iter(result["runners"].values()))["spikes_per_layer"])
     rows = [[layer] + [result["runners"][k]["spikes_per_layer"][layer] for k in result["runners"]] for layer in layers]

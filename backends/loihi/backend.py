@@ -16,7 +16,9 @@ from neurodeploy.backends.loihi.fold_pooling import fold_average_pool
 from neurodeploy.backends.loihi.mapping import map_to_cores
 from neurodeploy.backends.loihi.quantize import lower_to_loihi
 from neurodeploy.ir import reference
+from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph
+from neurodeploy.ir.ops import OPS
 
 
 class LoihiBackend(Backend):
@@ -30,8 +32,18 @@ class LoihiBackend(Backend):
         return [fold_average_pool, lower_to_loihi]
 
     def check(self, g: Graph) -> list[str]:
+        """Unlowered layers, ops the chip cannot run, and mapping violations, all of them.
+
+        Nodes without a time axis anywhere run once per sample on the host before the run (the input
+        layer's transform), so any stateless op is fine there; every other node must be an op the spec lists.
+        """
         problems = [f"{name}: {why}" for name, why in g.meta.get("loihi_unlowered", {}).items()]
-        problems += self.unsupported_ops(g)
+        infer_shapes(g)
+        on_chip = [n for n in g.nodes if any(v in g.types and g.types[v].timed for v in n.inputs + n.outputs)]
+        problems += [f"{n}: op {n.op} cannot run on target '{self.name}'" for n in on_chip
+                     if n.op not in self.spec.supported_ops]
+        problems += [f"{n}: op {n.op} cannot run on the host before the run" for n in g.nodes
+                     if n not in on_chip and OPS[n.op].kind != "ann"]
         return problems + map_to_cores(g, self.spec).violations
 
     def simulate(self, g: Graph, feeds: dict[str, np.ndarray], keep: Iterable[str] = ()) -> dict[str, np.ndarray]:

@@ -37,6 +37,7 @@ class LavaNetwork:
     synapses: dict[str, object] = field(default_factory=dict)    # node name -> Dense / Conv process
     sinks: dict[str, object] = field(default_factory=dict)       # LIF node name -> RingBuffer
     host_bias: dict[str, str] = field(default_factory=dict)      # LIF node name -> host value of its bias
+    sources: dict[str, object] = field(default_factory=dict)     # timed graph input -> spike RingBuffer
     initial_v: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -100,15 +101,32 @@ def _synapse(g: Graph, node: Node):
 
 
 def _spike_source(g: Graph, value: str) -> tuple[str, bool]:
-    """The LIF node whose spikes reach ``value`` (through Flatten/Reshape) and whether they were flattened."""
+    """The LIF node (or timed graph input) whose spikes reach ``value`` through Flatten/Reshape, and whether
+    they were flattened on the way."""
     flattened = False
     producer = g.producer(value)
     while producer is not None and producer.op in ("Flatten", "Reshape"):
         flattened = True
-        producer = g.producer(producer.inputs[0])
+        value = producer.inputs[0]
+        producer = g.producer(value)
+    if producer is None and value in g.inputs and g.inputs[value].timed:
+        return value, flattened
     if producer is None or producer.op != "LoihiLIF":
         raise UnsupportedError(f"value '{value}' does not come from a LoihiLIF layer; Lava cannot wire it")
     return producer.name, flattened
+
+
+def _out_port(g: Graph, net: LavaNetwork, source: str, steps: int):
+    """The Lava output port of a LIF layer, or of a spike source created for a timed graph input."""
+    if source in net.neurons:
+        return net.neurons[source].s_out
+    if source not in net.sources:
+        from lava.proc.io.source import RingBuffer
+
+        shape = g.inputs[source].shape
+        lava_shape = tuple(reversed(shape)) if len(shape) == 3 else shape
+        net.sources[source] = RingBuffer(data=np.zeros(lava_shape + (steps,), np.int32))
+    return net.sources[source].s_out
 
 
 def build_network(g: Graph) -> LavaNetwork:
@@ -124,11 +142,16 @@ def build_network(g: Graph) -> LavaNetwork:
     for node in g.find("LoihiDense", "LoihiConv"):
         syn = net.synapses[node.name] = _synapse(g, node)
         source, flattened = _spike_source(g, node.inputs[0])
-        out_port = net.neurons[source].s_out
+        out_port = _out_port(g, net, source, steps)
         (out_port.flatten() if flattened else out_port).connect(syn.s_in)
         target = next(c for c in g.consumers(node.outputs[0]) if c.op in NEURON_OPS)
         syn.a_out.connect(net.neurons[target.name].a_in)
     return net
+
+
+def _spike_data(spikes: np.ndarray) -> np.ndarray:
+    """[T, *IR shape] spikes of one sample -> a source RingBuffer's data [*Lava shape, T]."""
+    return np.moveaxis(np.stack([to_lava_layout(s) for s in spikes]), 0, -1).astype(np.int32)
 
 
 def _reset(net: LavaNetwork, biases: dict[str, np.ndarray]) -> None:
@@ -143,7 +166,8 @@ def _reset(net: LavaNetwork, biases: dict[str, np.ndarray]) -> None:
 
 
 def run_lava(g: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Run every sample of ``x`` through Lava; returns spikes per LoihiLIF [T, N, *IR shape] and readouts.
+    """Run every sample of ``x`` ([N, ...], or [T, N, ...] spikes for a timed input) through Lava; returns
+    spikes per LoihiLIF [T, N, *IR shape] and readouts.
 
     Keys are the LoihiLIF output values (spikes) and the readout output values, as in ``reference.run``.
     """
@@ -152,17 +176,26 @@ def run_lava(g: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
 
     steps = int(g.meta["num_steps"])
     net = build_network(g)
-    host = reference.run(_host_graph(g, sorted(set(net.host_bias.values()))), {next(iter(g.inputs)): x})
+    name, input_type = next(iter(g.inputs.items()))
+    samples = x.shape[1] if input_type.timed else len(x)
+    host = reference.run(_host_graph(g, sorted(set(net.host_bias.values()))), {name: x}) if net.host_bias else {}
     spikes = {n.outputs[0]: [] for n in g.find("LoihiLIF")}
     readouts = {n.outputs[0]: [] for n in g.find("LoihiVoltageReadout")}
     any_process = next(iter(net.neurons.values()))
     try:
-        for i in range(len(x)):
+        for i in range(samples):
+            biases = {layer: to_lava_layout(host[value][i]) for layer, value in net.host_bias.items()}
             if i:
-                _reset(net, {name: to_lava_layout(host[value][i]) for name, value in net.host_bias.items()})
+                _reset(net, biases)
             else:  # before the first run the processes are not compiled yet: set the initial values
-                for name, value in net.host_bias.items():
-                    net.neurons[name].bias_mant.init = to_lava_layout(host[value][0]).astype(np.int64)
+                for layer, bias in biases.items():
+                    net.neurons[layer].bias_mant.init = bias.astype(np.int64)
+            for source_name, source in net.sources.items():
+                data = _spike_data(x[:, i])
+                if i:
+                    source.data.set(data)
+                else:
+                    source.data.init = data
             any_process.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
             for node in g.find("LoihiLIF"):
                 data = np.moveaxis(net.sinks[node.name].data.get(), -1, 0)  # [T, *lava shape]

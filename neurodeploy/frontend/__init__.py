@@ -16,6 +16,7 @@ class LoadedModel:
     graph: object
     dataset: str | None
     torch_module: object | None = None
+    deployed: bool = False  # already an SNN in a chip's arithmetic (netx): no conversion, no quantization
 
 
 def _definition(spec: str):
@@ -79,6 +80,10 @@ def load_model(model: str, definition: str | None = None, input_shape: tuple[int
             load_state_dict(module, entry.checkpoint_path)
         graph = _from_module(module, input_shape or entry.input_shape, model)
         return LoadedModel(model, graph, entry.dataset, module)
+    if path.suffix == ".net":
+        from neurodeploy.frontend.netx import load_netx
+
+        return LoadedModel(path.stem, load_netx(path), None, deployed=True)
     if path.suffix == ".onnx":
         from neurodeploy.frontend.onnx_import import load_onnx
 
@@ -92,5 +97,5 @@ def load_model(model: str, definition: str | None = None, input_shape: tuple[int
         if shape is None:
             raise InputError(f"{path}: give --input-shape (the definition declares no INPUT_SHAPE)")
         return LoadedModel(path.stem, _from_module(module, shape, path.stem), dataset, module)
-    raise InputError(f"unknown model '{model}': give a zoo name ({', '.join(ZOO)}), an .onnx file, "
-                     "or a .pt checkpoint with --definition")
+    raise InputError(f"unknown model '{model}': give a zoo name ({', '.join(ZOO)}), an .onnx file, a lava-dl "
+                     "netx .net file, or a .pt checkpoint with --definition")

@@ -17,39 +17,46 @@ def _quantization_rows(snn_float, deployed, graph) -> list[dict]:
     return rows
 
 
+def _accuracy_block(result, graph, conversion) -> dict | None:
+    if result is None:
+        return None
+    return {"accuracy": result.accuracy, "num_steps": conversion.num_steps if conversion else None,
+            "spikes_per_inference": result.spikes_per_inference, "thresholds": graph.meta.get("thresholds", {}),
+            "maxpool_replaced_by_avgpool": graph.meta.get("maxpool_replaced_by_avgpool", [])}
+
+
 def build_report(name, request, conversion, spec, graphs, results, estimate, dataset, timings) -> dict:
-    """Assemble the report dict of one compile (see docs/report.md for the fields)."""
+    """Assemble the report dict of one compile (see docs/architecture.md, 'Reports', for the fields).
+
+    ``graphs``/``results`` hold 'ann', 'snn' (float SNN) and 'deployed'; a network imported already in a
+    chip's arithmetic has only 'deployed'.
+    """
     from dataclasses import asdict
 
     from neurodeploy import __version__
     from neurodeploy.compile import request_dict
 
-    deployed_graph = graphs.get("deployed", graphs["snn"])
-    ann, snn, deployed = results["ann"], results["snn"], results["deployed"]
+    deployed_graph = graphs.get("deployed", graphs.get("snn"))
+    ann, snn, deployed = results.get("ann"), results.get("snn"), results["deployed"]
     layers = summary_dicts(deployed_graph)
     for row in layers:
         row["spikes_per_sample"] = deployed.spikes_per_layer.get(row["name"])
+    gap = None if ann is None or deployed.accuracy is None else round(100 * (ann.accuracy - deployed.accuracy), 4)
     return {
         "neurodeploy_version": __version__,
         "model": name,
         "target": spec.name,
         "dataset": dataset,
         "test_samples": deployed.num_samples,
-        "ann": {"accuracy": ann.accuracy, "nodes": len(graphs["ann"].nodes)},
-        "snn": {
-            "accuracy": snn.accuracy,
-            "num_steps": conversion.num_steps,
-            "spikes_per_inference": snn.spikes_per_inference,
-            "thresholds": graphs["snn"].meta.get("thresholds", {}),
-            "maxpool_replaced_by_avgpool": graphs["snn"].meta.get("maxpool_replaced_by_avgpool", []),
-        },
+        "ann": {"accuracy": ann.accuracy, "nodes": len(graphs["ann"].nodes)} if ann else None,
+        "snn": _accuracy_block(snn, graphs.get("snn"), conversion),
         "deployed": {"accuracy": deployed.accuracy, "spikes_per_inference": deployed.spikes_per_inference,
-                     "steps": deployed_graph.meta.get("num_steps", conversion.num_steps)},
-        "accuracy_gap_points": round(100 * (ann.accuracy - deployed.accuracy), 4),
-        "quantization": _quantization_rows(snn, deployed, deployed_graph),
+                     "steps": deployed_graph.meta.get("num_steps", conversion.num_steps if conversion else None)},
+        "accuracy_gap_points": gap,
+        "quantization": _quantization_rows(snn, deployed, deployed_graph) if snn else [],
         "layers": layers,
         "estimate": estimate,
-        "conversion": asdict(conversion),
+        "conversion": asdict(conversion) if conversion else None,
         "passes": deployed_graph.meta.get("passes", []),
         "timings_s": timings,
         "request": request_dict(request),
@@ -80,12 +87,16 @@ def markdown_table(headers, rows) -> str:
 
 
 def _headline(r: dict) -> list[tuple[str, str]]:
-    rows = [("ANN accuracy", f"{100 * r['ann']['accuracy']:.2f} %"),
-            (f"SNN accuracy (float, T={r['snn']['num_steps']})", f"{100 * r['snn']['accuracy']:.2f} %")]
-    if r["target"] != "ref":
-        rows.append((f"{r['target']} accuracy ({r['deployed']['steps']} steps)",
-                     f"{100 * r['deployed']['accuracy']:.2f} %"))
-    rows.append(("gap to ANN", f"{r['accuracy_gap_points']:+.2f} points"))
+    pct = lambda v: "-" if v is None else f"{100 * v:.2f} %"
+    rows = []
+    if r["ann"]:
+        rows.append(("ANN accuracy", pct(r["ann"]["accuracy"])))
+    if r["snn"]:
+        rows.append((f"SNN accuracy (float, T={r['snn']['num_steps']})", pct(r["snn"]["accuracy"])))
+    if r["target"] != "ref" and r["deployed"]["accuracy"] is not None:
+        rows.append((f"{r['target']} accuracy ({r['deployed']['steps']} steps)", pct(r["deployed"]["accuracy"])))
+    if r["accuracy_gap_points"] is not None:
+        rows.append(("gap to ANN", f"{r['accuracy_gap_points']:+.2f} points"))
     rows.append(("spikes per inference", f"{r['deployed']['spikes_per_inference']:.0f}"))
     return rows + [(k.replace("_", " "), _cell(v)) for k, v in r["estimate"].items()
                    if k != "spikes_per_inference" and not isinstance(v, (dict, list))]
@@ -110,10 +121,11 @@ def _layer_rows(r: dict) -> list[list]:
 
 def render_text(r: dict) -> str:
     """Console summary of a report."""
-    title = f"{r['model']} -> {r['target']}  ({r['dataset']} test split, {r['test_samples']} samples)"
+    where = f"{r['dataset']} test split" if r.get("dataset_source") else r["dataset"]
+    title = f"{r['model']} -> {r['target']}  ({where}, {r['test_samples']} samples)"
     width = max(len(k) for k, _ in _headline(r))
     lines = [title] + [f"  {k.ljust(width)}  {v}" for k, v in _headline(r)]
-    if r["snn"]["maxpool_replaced_by_avgpool"]:
+    if r["snn"] and r["snn"]["maxpool_replaced_by_avgpool"]:
         lines.append(f"  MaxPool replaced by AveragePool: {', '.join(r['snn']['maxpool_replaced_by_avgpool'])}")
     text = "\n".join(lines) + "\n\n" + text_table(LAYER_COLUMNS, _layer_rows(r))
     if r["quantization"]:

@@ -40,11 +40,13 @@ def run_batched(
 
     infer_shapes(g)
     simulate = simulate or reference.run
-    input_name = next(iter(g.inputs))
+    input_name, input_type = next(iter(g.inputs.items()))
+    sample_axis = 1 if input_type.timed else 0  # a spike-train input is [T, N, ...]
     step = chunk_size(g, memory_budget)
     parts: dict[str, list[np.ndarray]] = {}
-    for start in range(0, len(x), step):
-        out = simulate(g, {input_name: x[start:start + step]}, keep)
+    for start in range(0, x.shape[sample_axis], step):
+        chunk = x[:, start:start + step] if sample_axis else x[start:start + step]
+        out = simulate(g, {input_name: chunk}, keep)
         for name, value in out.items():
             parts.setdefault(name, []).append(reduce(name, value) if reduce else value)
     return {name: np.concatenate(chunks, axis=0) for name, chunks in parts.items()}
@@ -54,7 +56,7 @@ def run_batched(
 class Evaluation:
     """Accuracy of one graph on one labelled set, and spike activity when the graph spikes."""
 
-    accuracy: float
+    accuracy: float | None  # None when there are no labels
     predictions: np.ndarray
     num_samples: int
     spikes_per_layer: dict[str, float] = field(default_factory=dict)  # mean spikes per sample
@@ -72,23 +74,33 @@ def spiking_nodes(g: Graph) -> list:
     return [n for n in g.nodes if n.op in SPIKING_OPS]
 
 
-def evaluate(g: Graph, x: np.ndarray, y: np.ndarray, simulate: Callable | None = None,
+def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable | None = None,
              counters: dict[str, str] | None = None) -> Evaluation:
     """Classify ``x`` with ``g`` (argmax of its first output) and count spikes of every spiking node.
+
+    With ``y`` None only the activity is measured (accuracy None).
 
     ``counters`` maps further values (e.g. overflow events per neuron) to layer names; they are summed per
     sample like spikes and reported as ``counts_per_layer``.
     """
     spiking = {n.outputs[0]: n.name for n in spiking_nodes(g)}
     counters = counters or {}
+    output = g.outputs[0]
+    output_is_spikes = g.types[output].timed  # then classes are scored by spike counts
 
-    def per_sample(name, a):  # sum over time and neurons, keeping the sample axis
+    def per_sample(name, a):  # sum over time (and over neurons for per-layer activity), keep the samples
+        if name == output and output_is_spikes:
+            return a.sum(axis=0)
         if name in spiking:
             return a.reshape(a.shape[0], a.shape[1], -1).sum(axis=(0, 2))
         return a.reshape(a.shape[0], -1).sum(axis=1) if name in counters else a
 
     out = run_batched(g, x, keep=list(spiking) + list(counters), reduce=per_sample, simulate=simulate)
-    predictions = out[g.outputs[0]].reshape(len(x), -1).argmax(axis=1)
-    spikes = {spiking[v]: float(out[v].mean()) for v in spiking}
+    samples = x.shape[1] if next(iter(g.inputs.values())).timed else len(x)
+    scores = out[output].reshape(samples, -1)
+    predictions = scores.argmax(axis=1)
+    totals = {v: (scores.sum(axis=1) if v == output and output_is_spikes else out[v]) for v in spiking}
+    spikes = {spiking[v]: float(totals[v].mean()) for v in spiking}
     counts = {counters[v]: float(out[v].mean()) for v in counters}
-    return Evaluation(float((predictions == y).mean()), predictions, len(x), spikes, counts)
+    accuracy = None if y is None else float((predictions == y).mean())
+    return Evaluation(accuracy, predictions, samples, spikes, counts)
