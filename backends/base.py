@@ -40,6 +40,10 @@ class Backend(abc.ABC):
         """Values to sum per layer during evaluation (value name -> layer), e.g. overflow events."""
         return {}
 
+    def artifacts(self, g: Graph, estimate: dict) -> dict:
+        """Extra build files: name -> text, or a function that writes the file at the path it is given."""
+        return {}
+
     @abc.abstractmethod
     def passes(self) -> list[Pass]:
         """Target passes run after conversion, in order."""

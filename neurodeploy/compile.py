@@ -139,6 +139,7 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -
              "report.md": render_markdown(report), "passes.log": "\n".join(ctx.log) + "\n"}
     if target_passes:
         files["deployed.onnx"] = deployed
+    files.update(backend.artifacts(deployed, estimate))
     steps.run(f"write {request.output}", write_build, request.output, files)
     return report
 
@@ -161,7 +162,7 @@ def _compile_deployed(request: CompileRequest, loaded, backend, steps: _Steps) -
                           estimate, f"seeded input ({request.activity_samples} samples)", steps.timings)
     report["dataset_source"] = None
     files = {"deployed.onnx": g, "report.json": json.dumps(report, indent=2, default=str) + "\n",
-             "report.md": render_markdown(report)}
+             "report.md": render_markdown(report), **backend.artifacts(g, estimate)}
     steps.run(f"write {request.output}", write_build, request.output, files)
     return report
 
@@ -172,7 +173,8 @@ def _check_output(out: Path) -> None:
 
 
 def write_build(out: Path, files: dict) -> None:
-    """Write ``files`` (name -> text or Graph) into ``out`` atomically, replacing an earlier build."""
+    """Write ``files`` (name -> text, Graph, or a function writing the given path) into ``out`` atomically,
+    replacing an earlier build."""
     from neurodeploy.ir.onnx_file import save_onnx
 
     out = Path(out)
@@ -184,6 +186,8 @@ def write_build(out: Path, files: dict) -> None:
         for name, content in files.items():
             if isinstance(content, str):
                 (tmp / name).write_text(content)
+            elif callable(content):
+                content(tmp / name)
             else:
                 save_onnx(content, tmp / name)
         if out.exists():

@@ -184,3 +184,29 @@ def test_residual_network_is_refused_with_names(run_cli, tmp_path):
     torch.onnx.export(Res(), torch.rand(1, 1, 8, 8), str(path))
     code, _, stderr = run_cli("compile", path, "--dataset", "digits", "--target", "loihi2", "-o", tmp_path / "o")
     assert code == 2 and "cannot be deployed on target 'loihi2'" in stderr and "(Add): op Add cannot run on target" in stderr
+
+
+def _host_bias_at_netx_exp(g, x):
+    """The first layer's per-sample bias mantissa, rescaled to netx's exponent 6."""
+    first = next(n for n in g.find("LoihiLIF") if not n.inputs[0])
+    mant = reference.run(g, {"input_1": x}, keep=[first.inputs[1]])[first.inputs[1]]
+    return (mant << (first.attrs["bias_exp"] - 6)).astype(np.float32)
+
+
+def test_netx_export_reimports_to_the_same_spikes(digits, tmp_path):
+    from neurodeploy.backends.loihi.netx_export import export_netx
+    from neurodeploy.frontend.netx import load_netx
+
+    ctx = PassContext(ConversionConfig(**{**LOIHI2.conversion_defaults(), "num_steps": 12}),
+                      calibration=digits.x_train[:256], spec=LOIHI2.spec, check=True)
+    g = run_passes(load_model("digits_cnn").graph, stage("canonicalize") + stage("rate") + LOIHI2.passes(), ctx)
+    back = load_netx(export_netx(g, tmp_path / "digits_cnn.net"))
+    assert [n.op for n in back.nodes if n.op.startswith("Loihi")] == \
+        [n.op if n.op != "LoihiVoltageReadout" else "LoihiLIF" for n in g.nodes if n.op.startswith("Loihi")]
+    x = digits.x_test[:6]
+    ours = [n.outputs[0] for n in g.find("LoihiLIF")]
+    theirs = [n.outputs[0] for n in back.find("LoihiLIF")][: len(ours)]
+    a = reference.run(g, {"input_1": x}, keep=ours)
+    b = reference.run(back, {"x": _host_bias_at_netx_exp(g, x)}, keep=theirs)
+    for mine, exported in zip(ours, theirs):
+        np.testing.assert_array_equal(a[mine], b[exported])

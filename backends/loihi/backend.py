@@ -53,6 +53,16 @@ class LoihiBackend(Backend):
         """Per-layer event outputs to sum during evaluation: 24-bit wrap-arounds and saturations."""
         return {n.outputs[1]: n.name for n in g.find("LoihiLIF") if len(n.outputs) > 1}
 
+    def artifacts(self, g: Graph, estimate: dict) -> dict:
+        """The lava-dl netx network and the core mapping."""
+        import json
+        from functools import partial
+
+        from neurodeploy.backends.loihi.netx_export import export_netx
+
+        mapping = json.dumps(estimate.get("mapping", map_to_cores(g, self.spec).as_dict()), indent=1) + "\n"
+        return {"network.net": partial(export_netx, g), "mapping.json": mapping}
+
     def estimate(self, g: Graph, activity) -> dict:
         mapping = map_to_cores(g, self.spec)
         figures = {"cores": mapping.cores, "chips": mapping.chips}

@@ -34,9 +34,11 @@ class LoihiNumerics:
     weight_bits: int          # signed synaptic weight, incl. sign (8: mixed weights are even in [-256, 254])
     weight_exp_min: int
     weight_exp_max: int
+    weight_exp_preferred_max: int  # largest exponent lava-dl netx can store (it clips weights to 8 bits)
     threshold_mantissa_bits: int
     bias_mantissa_bits: int   # signed
     bias_exp_max: int
+    bias_exp_preferred: int   # lava-dl netx writes every layer with this bias exponent
     decay_bits: int
 
     @classmethod
@@ -96,7 +98,7 @@ def _weight_exp(theta: float, w_max: float, scale_limit: float, num: LoihiNumeri
     top = 2 ** num.weight_bits - 2
     lowest = num.weight_exp_min if allow_negative else 0
     vth_limit = num.vth_max * 2 ** THRESHOLD_SHIFT / theta
-    for exp in range(num.weight_exp_max, lowest - 1, -1):
+    for exp in range(min(num.weight_exp_max, num.weight_exp_preferred_max), lowest - 1, -1):
         scale = top * 2 ** ACTIVATION_SHIFT * 2.0 ** exp / w_max
         if scale <= min(scale_limit, vth_limit):
             return exp, scale
@@ -104,9 +106,10 @@ def _weight_exp(theta: float, w_max: float, scale_limit: float, num: LoihiNumeri
 
 
 def bias_mantissa(values: np.ndarray, num: LoihiNumerics) -> tuple[int, int]:
-    """Smallest bias exponent whose mantissa holds the largest |value|; returns (exp, clipped count)."""
+    """Bias exponent: netx's preferred one, or the smallest above it whose mantissa holds the largest |value|;
+    returns (exp, clipped count)."""
     peak = float(np.abs(values).max()) if np.size(values) else 0.0
-    exp = 0
+    exp = num.bias_exp_preferred
     while exp < num.bias_exp_max and peak / 2 ** exp > num.bias_max:
         exp += 1
     return exp, int((np.abs(np.rint(np.asarray(values) / 2 ** exp)) > num.bias_max).sum())

@@ -39,8 +39,10 @@ def _scalar(value) -> int:
 
 
 def _neuron_attrs(config, num_steps: int = 0) -> dict:
+    """LIF attributes; ``vInit`` (written by neurodeploy's exporter, not part of lava-dl's format) sets v_init."""
     return {"du": _scalar(config["iDecay"]) - 1, "dv": _scalar(config["vDecay"]), "vth": _scalar(config["vThMant"]),
-            "bias_exp": NETX_BIAS_EXP, "num_steps": num_steps}
+            "bias_exp": NETX_BIAS_EXP, "num_steps": num_steps,
+            "v_init": _scalar(config["vInit"]) if "vInit" in config else 0}
 
 
 def lava_dense_weights(w: np.ndarray) -> tuple[np.ndarray, str]:
