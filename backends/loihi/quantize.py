@@ -198,13 +198,16 @@ class _Lowering:
         return [syn, self.lif(op, neuron, current, bias_name, vth, bias_exp, scale)]
 
 
+PEAK_SAMPLES = 128  # calibration samples whose float-SNN run sets the per-layer current peaks
+
+
 def _peaks(g: Graph, ctx, values: list[str]) -> dict[str, float]:
-    """Largest |value| (over samples, steps and neurons) of each named value of the float SNN on (part of)
-    the calibration set."""
+    """Largest |value| (over samples, steps and neurons) of each named value of the float SNN on the first
+    PEAK_SAMPLES calibration samples."""
     from neurodeploy.sim.evaluate import run_batched
 
     peak = lambda name, a: np.abs(a).reshape(1, -1).max(axis=1)
-    out = run_batched(g, ctx.calibration[:256], keep=values, reduce=peak)
+    out = run_batched(g, ctx.calibration[:PEAK_SAMPLES], keep=values, reduce=peak)
     return {v: float(out[v].max()) for v in values}
 
 
