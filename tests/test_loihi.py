@@ -128,6 +128,23 @@ def test_mapping_hand_checked_cases():
     assert m.layers[0].utilization == pytest.approx(3000 / 3072)
 
 
+def test_output_axons_add_cores():
+    spec = get_backend("loihi1").spec
+    g = Graph([], {"s": TensorType((10,), timed=True)}, ["v"])
+    w1, w2 = g.add_param("w1", np.ones((4000, 10), np.int64)), g.add_param("w2", np.ones((3000, 4000), np.int64))
+    b1, b2 = g.add_param("b1", np.zeros(4000, np.int64)), g.add_param("b2", np.zeros(3000, np.int64))
+    lif = {"du": 4095, "dv": 0, "vth": 100}
+    g.nodes = [Node("LoihiDense", "fc1", ["s", w1], ["a1"]), Node("LoihiLIF", "hidden", ["a1", b1], ["h"], lif),
+               Node("LoihiDense", "fc2", ["h", w2], ["a2"]),
+               Node("LoihiVoltageReadout", "out", ["a2", b2], ["v"], {**lif, "vth": 131071})]
+    check_graph(g)
+    hidden, out = map_to_cores(g, spec).layers
+    # out: 12e6 synapses x 18 bits / 1048576 -> 206 cores; each hidden neuron reaches all 206, so the hidden
+    # layer needs ceil(4000 x 206 / 4096) = 202 cores of output axons (compartments alone: 4)
+    assert (out.cores, out.limited_by) == (206, "synaptic memory")
+    assert (hidden.cores, hidden.limited_by, hidden.neurons_per_core) == (202, "output axons", 20)
+
+
 def test_over_limit_network_lists_every_violation():
     spec = get_backend("loihi1").spec
     m = map_to_cores(_dense_layer_graph(70000, 10), spec)

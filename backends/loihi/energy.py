@@ -12,39 +12,26 @@ plus the barrier synchronisation.
 """
 from __future__ import annotations
 
+from neurodeploy.backends.loihi.mapping import source_layer
 from neurodeploy.ir.graph import Graph
 
 
-def _synops_per_spike(g: Graph, layer_of: dict[str, str], mapping) -> dict[str, float]:
+def _synops_per_spike(g: Graph, mapping) -> dict[str, float]:
     """Outgoing synapses per spike of each layer (the next layer's synapses / this layer's neurons)."""
-    synapses = {m.layer: m for m in mapping.layers}
     out = {}
     for m in mapping.layers:
-        if m.input_neurons:
-            producer = _presynaptic_layer(g, m.layer, layer_of)
-            if producer is not None:
-                out[producer] = out.get(producer, 0.0) + synapses[m.layer].synapses / m.input_neurons
+        source = source_layer(g, m.layer)
+        if source is not None and m.input_neurons:
+            out[source] = out.get(source, 0.0) + m.synapses / m.input_neurons
     return out
-
-
-def _presynaptic_layer(g: Graph, layer: str, layer_of: dict[str, str]) -> str | None:
-    node = g.node(layer)
-    value = node.inputs[0]
-    while value and value not in layer_of:
-        producer = g.producer(value)
-        if producer is None:
-            return None
-        value = producer.inputs[0]
-    return layer_of.get(value)
 
 
 def estimate_energy(g: Graph, spec, mapping, activity) -> dict:
     """Energy (uJ) and latency (us) per inference with their breakdown; raises SpecError on unknown costs."""
     e, t = (lambda k: float(spec.value(f"energy_pj.{k}"))), (lambda k: float(spec.value(f"time_ns.{k}")))
     steps = int(g.meta["num_steps"])
-    layer_of = {n.outputs[0]: n.name for n in g.find("LoihiLIF")}
-    spikes = {name: activity.spikes_per_layer.get(name, 0.0) for name in layer_of.values()}
-    fan_out = _synops_per_spike(g, layer_of, mapping)
+    spikes = {n.name: activity.spikes_per_layer.get(n.name, 0.0) for n in g.find("LoihiLIF")}
+    fan_out = _synops_per_spike(g, mapping)
     synops = sum(spikes[name] * fan_out.get(name, 0.0) for name in spikes)
     neuron_steps = sum(m.neurons for m in mapping.layers) * steps
     active = min(sum(spikes.values()), neuron_steps)

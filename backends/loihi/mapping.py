@@ -2,8 +2,9 @@
 
 Per layer (a LoihiLIF or voltage readout with its incoming synapses): compartments per core, synaptic memory
 per core (each synapse costs weight bits + target index bits, as nengo-loihi counts it; conv synapses are
-counted per existing connection, never by expanding the kernel), and input axons per core (a core needs one
-axon per distinct presynaptic neuron of its compartments). Cores are filled layer after layer, placed on the
+counted per existing connection, never by expanding the kernel), input axons per core (a core needs one
+axon per distinct presynaptic neuron of its compartments) and output axons per core (a neuron needs one per
+destination core of the next layer). Cores are filled layer after layer, placed on the
 mesh in order (tile by tile), then counted per chip. Every limit that cannot be met is a violation naming the
 layer, the resource, what is needed and the limit.
 """
@@ -77,6 +78,40 @@ def _layer_cores(name: str, neurons: int, synapses: int, fan_in: int, inputs: in
     return max(1, need[resource]), resource, violations
 
 
+def source_layer(g: Graph, layer: str) -> str | None:
+    """The on-chip layer whose spikes reach ``layer`` (through its synapses and any Flatten/Reshape)."""
+    value = g.node(layer).inputs[0]
+    while value:
+        producer = g.producer(value)
+        if producer is None:
+            return None
+        if producer.op in NEURON_OPS:
+            return producer.name
+        value = producer.inputs[0]
+    return None
+
+
+def _output_axons(g: Graph, mapping: Mapping, spec) -> None:
+    """Raise each layer's core count to fit its output axons: one per (neuron, destination core)."""
+    limit = spec.values["cores"].get("output_axons_per_core")
+    if limit is None:
+        return
+    layers = {m.layer: m for m in mapping.layers}
+    for target in mapping.layers:
+        source = layers.get(source_layer(g, target.layer))
+        if source is None:
+            continue
+        destinations = min(target.cores, math.ceil(target.synapses / max(source.neurons, 1)))
+        if destinations > limit:
+            mapping.violations.append(f"{source.layer}: output axons per core: one neuron needs {destinations}, "
+                                      f"limit {limit}")
+        need = math.ceil(source.neurons * destinations / limit)
+        if need > source.cores:
+            source.cores, source.limited_by = need, "output axons"
+            source.neurons_per_core = math.ceil(source.neurons / need)
+            source.utilization = source.neurons / (need * spec.value("cores.neurons_per_core"))
+
+
 def map_to_cores(g: Graph, spec) -> Mapping:
     """Mapping of every on-chip layer of a lowered graph (see the module docstring)."""
     mapping = Mapping()
@@ -90,6 +125,7 @@ def map_to_cores(g: Graph, spec) -> Mapping:
         mapping.layers.append(LayerMapping(neuron.name, neurons, synapses, fan_in, inputs, cores, resource,
                                            per_core, neurons / capacity))
         mapping.violations += violations
+    _output_axons(g, mapping, spec)
     mapping.cores = sum(m.cores for m in mapping.layers)
     per_chip = spec.value("cores.per_chip")
     mapping.chips = math.ceil(mapping.cores / per_chip)
