@@ -95,6 +95,18 @@ def _evaluate(graphs: dict, backend, dataset, request) -> dict:
     return results
 
 
+def _require_deployable(backend, g, name: str) -> None:
+    problems = backend.check(g)
+    if problems:
+        raise UnsupportedError(f"{name} cannot be deployed on target '{backend.name}':", problems)
+
+
+def _report_files(report: dict) -> dict:
+    from neurodeploy.report import render_markdown
+
+    return {"report.json": json.dumps(report, indent=2, default=str) + "\n", "report.md": render_markdown(report)}
+
+
 def check_activity(float_snn, deployed) -> None:
     """A layer that spikes in the float SNN but is silent after the target's passes is an error."""
     dead = [f"{layer}: {before:.1f} spikes per sample before, 0 after" for layer, before in
@@ -106,7 +118,7 @@ def check_activity(float_snn, deployed) -> None:
 def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -> dict:
     """Run the whole pipeline for ``request`` and write its build folder; returns the report dict."""
     from neurodeploy.backends import get_backend
-    from neurodeploy.report import build_report, render_markdown
+    from neurodeploy.report import build_report
 
     _check_output(request.output)
     backend = get_backend(request.target)
@@ -125,9 +137,7 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -
         graphs["deployed"] = steps.run(f"target passes ({request.target}: {names})", run_passes, snn,
                                        target_passes, ctx)
     deployed = graphs.get("deployed", snn)
-    problems = backend.check(deployed)
-    if problems:
-        raise UnsupportedError(f"{loaded.name} cannot be deployed on target '{request.target}':", problems)
+    _require_deployable(backend, deployed, loaded.name)
     results = steps.run(f"evaluate on {dataset.name} test split", _evaluate, graphs, backend, dataset, request)
     results.setdefault("deployed", results["snn"])
     check_activity(results["snn"], results["deployed"])
@@ -135,8 +145,7 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -
     report = build_report(loaded.name, request, conversion, backend.spec, graphs, results, estimate, dataset.name,
                           steps.timings)
     report["dataset_source"] = request.dataset or loaded.dataset
-    files = {"ann.onnx": ann, "snn.onnx": snn, "report.json": json.dumps(report, indent=2, default=str) + "\n",
-             "report.md": render_markdown(report), "passes.log": "\n".join(ctx.log) + "\n"}
+    files = {"ann.onnx": ann, "snn.onnx": snn, **_report_files(report), "passes.log": "\n".join(ctx.log) + "\n"}
     if target_passes:
         files["deployed.onnx"] = deployed
     files.update(backend.artifacts(deployed, estimate))
@@ -147,13 +156,12 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -
 def _compile_deployed(request: CompileRequest, loaded, backend, steps: _Steps) -> dict:
     """A network already in a chip's arithmetic (netx): check, map and estimate; activity from seeded inputs."""
     from neurodeploy.frontend.netx import seeded_input
-    from neurodeploy.report import build_report, render_markdown
+    from neurodeploy.report import build_report
     from neurodeploy.sim.evaluate import evaluate
 
     g = loaded.graph
-    problems = backend.check(g)
-    if problems:
-        raise UnsupportedError(f"{loaded.name} cannot be deployed on target '{request.target}':", problems)
+    steps.total = 4
+    _require_deployable(backend, g, loaded.name)
     x = seeded_input(g, request.activity_samples)
     activity = steps.run(f"activity on {request.activity_samples} seeded inputs", evaluate, g, x, None,
                          backend.simulate, backend.counters(g))
@@ -161,8 +169,7 @@ def _compile_deployed(request: CompileRequest, loaded, backend, steps: _Steps) -
     report = build_report(loaded.name, request, None, backend.spec, {"deployed": g}, {"deployed": activity},
                           estimate, f"seeded input ({request.activity_samples} samples)", steps.timings)
     report["dataset_source"] = None
-    files = {"deployed.onnx": g, "report.json": json.dumps(report, indent=2, default=str) + "\n",
-             "report.md": render_markdown(report), **backend.artifacts(g, estimate)}
+    files = {"deployed.onnx": g, **_report_files(report), **backend.artifacts(g, estimate)}
     steps.run(f"write {request.output}", write_build, request.output, files)
     return report
 

@@ -73,12 +73,6 @@ class LayerQuantization:
     weights_zeroed: int
     biases_clipped: int
 
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["weights_clipped_pct"] = 100.0 * self.weights_clipped / max(self.weights, 1)
-        d["weights_zeroed_pct"] = 100.0 * self.weights_zeroed / max(self.weights, 1)
-        return d
-
 
 def quantize_weights(w: np.ndarray, scale: float, exp: int, num: LoihiNumerics) -> tuple[np.ndarray, str, dict]:
     """Integer weights as Lava's Dense would hold them after clip_weights and truncate_weights (8 bits)."""
@@ -122,9 +116,8 @@ class _Lowering:
     """One lowering of a rate SNN: walks its layers in order and emits Loihi nodes."""
 
     def __init__(self, g: Graph, ctx) -> None:
-        self.g, self.ctx = g, ctx
+        self.g = g
         self.num = LoihiNumerics.from_spec(ctx.spec)
-        self.nodes: list[Node] = []
         self.report: list[dict] = []
         self.unlowered: dict[str, str] = {}
 
@@ -175,27 +168,34 @@ class _Lowering:
             scale = min((2 ** num.weight_bits - 2) * 2 ** ACTIVATION_SHIFT / w_max,
                         0.5 * STATE_LIMIT / max(readout_peak, 1e-12))
         q, mode, stats = quantize_weights(w, scale, exp, num)
-        out_shape = g.types[weighted.outputs[0]].shape
-        bias = g.param_of(weighted, 2)
-        bias = np.zeros(out_shape[0]) if bias is None else bias.astype(np.float64)
-        bias = np.broadcast_to(bias.reshape((-1,) + (1,) * (len(out_shape) - 1)), out_shape) * scale
-        bias_exp, bias_clipped = bias_mantissa(bias, num)
-        mant = np.clip(np.rint(bias / 2 ** bias_exp), -num.bias_max - 1, num.bias_max).astype(np.int64)
-        current = g.unique_name(f"{weighted.name}_current")
-        weight = g.add_param(f"{weighted.name}.weight_int", q)
-        if weighted.op == "Gemm":
-            syn = Node("LoihiDense", weighted.name, [weighted.inputs[0], weight], [current],
-                       {"weight_exp": exp, "sign_mode": mode, "num_weight_bits": num.weight_bits})
-        else:
-            a = weighted.attrs
-            syn = Node("LoihiConv", weighted.name, [weighted.inputs[0], weight], [current],
-                       {k: a[k] for k in ("kernel_shape", "strides", "pads", "dilations", "group") if k in a}
-                       | {"weight_exp": exp})
+        mant, bias_exp, bias_clipped = self.bias_mantissas(weighted, scale)
         self.report.append(asdict(LayerQuantization(neuron.name, scale, exp, mode, vth, bias_exp, int(w.size),
                                                     stats["weights_clipped"], stats["weights_zeroed"],
                                                     bias_clipped)))
+        syn = self.synapse(weighted, q, exp, mode)
         bias_name = g.add_param(f"{neuron.name}.bias_mant", mant)
-        return [syn, self.lif(op, neuron, current, bias_name, vth, bias_exp, scale)]
+        return [syn, self.lif(op, neuron, syn.outputs[0], bias_name, vth, bias_exp, scale)]
+
+    def bias_mantissas(self, weighted: Node, scale: float) -> tuple[np.ndarray, int, int]:
+        """Per-neuron bias mantissas of a layer's outputs, their exponent, and how many were clipped."""
+        out_shape = self.g.types[weighted.outputs[0]].shape
+        bias = self.g.param_of(weighted, 2)
+        bias = np.zeros(out_shape[0]) if bias is None else bias.astype(np.float64)
+        bias = np.broadcast_to(bias.reshape((-1,) + (1,) * (len(out_shape) - 1)), out_shape) * scale
+        bias_exp, clipped = bias_mantissa(bias, self.num)
+        mant = np.clip(np.rint(bias / 2 ** bias_exp), -self.num.bias_max - 1, self.num.bias_max).astype(np.int64)
+        return mant, bias_exp, clipped
+
+    def synapse(self, weighted: Node, q: np.ndarray, exp: int, mode: str) -> Node:
+        """LoihiDense (from Gemm) or LoihiConv (from Conv) holding the integer weights."""
+        current = self.g.unique_name(f"{weighted.name}_current")
+        weight = self.g.add_param(f"{weighted.name}.weight_int", q)
+        if weighted.op == "Gemm":
+            return Node("LoihiDense", weighted.name, [weighted.inputs[0], weight], [current],
+                        {"weight_exp": exp, "sign_mode": mode, "num_weight_bits": self.num.weight_bits})
+        a = weighted.attrs
+        attrs = {k: a[k] for k in ("kernel_shape", "strides", "pads", "dilations", "group") if k in a}
+        return Node("LoihiConv", weighted.name, [weighted.inputs[0], weight], [current], {**attrs, "weight_exp": exp})
 
 
 PEAK_SAMPLES = 128  # calibration samples whose float-SNN run sets the per-layer current peaks
