@@ -55,3 +55,29 @@ def test_loihi1_spec_builds_the_same_arithmetic():
     golden = reference.run(g, {next(iter(g.inputs)): x}, keep=list(lava))
     for value in lava:
         np.testing.assert_array_equal(lava[value], golden[value])
+
+
+@pytest.mark.lava
+def test_residual_network_golden_and_lava_agree():
+    """ResNet20 (random weights): identity shortcuts become depthwise 1x1 synapses summed into the block's
+    output LIF, projection shortcuts 1x1 strided convs; Lava sums both connections like the golden Add."""
+    import torch
+
+    from neurodeploy.backends.loihi.lava_run import run_lava
+    from neurodeploy.frontend.torch_fx import from_torch
+    from neurodeploy.models import ZOO
+
+    torch.manual_seed(0)
+    backend = get_backend("loihi2")
+    images = np.random.default_rng(0).random((9, 3, 32, 32), dtype=np.float32)
+    ctx = PassContext(ConversionConfig(**{**backend.conversion_defaults(), "num_steps": 4}),
+                      calibration=images[:8], spec=backend.spec, check=True)
+    g = run_passes(from_torch(ZOO["resnet20"].build().eval(), (3, 32, 32)),
+                   stage("canonicalize") + stage("rate") + backend.passes(), ctx)
+    assert backend.check(g) == [] and len(g.find("Add")) == 9
+    x = images[8:]
+    lava = run_lava(g, x)
+    golden = reference.run(g, {next(iter(g.inputs)): x}, keep=list(lava))
+    for value in lava:
+        np.testing.assert_array_equal(lava[value], golden[value], err_msg=value)
+    assert all(golden[n.outputs[0]].sum() > 0 for n in g.find("LoihiLIF")[:3])  # not a silent network

@@ -183,7 +183,7 @@ def test_compile_and_run_golden_through_the_cli(run_cli, tmp_path):
     assert len(result["per_sample"]) == 25 and "prediction" in result["per_sample"][0]["golden"]
 
 
-def test_residual_network_is_refused_with_names(run_cli, tmp_path):
+def test_residual_network_compiles_for_loihi(run_cli, tmp_path):
     path = tmp_path / "res.onnx"
     import torch
     from torch import nn
@@ -199,8 +199,22 @@ def test_residual_network_is_refused_with_names(run_cli, tmp_path):
             return self.fc(torch.flatten(self.r2(self.b(y) + y), 1))
 
     torch.onnx.export(Res(), torch.rand(1, 1, 8, 8), str(path))
-    code, _, stderr = run_cli("compile", path, "--dataset", "digits", "--target", "loihi2", "-o", tmp_path / "o")
-    assert code == 2 and "cannot be deployed on target 'loihi2'" in stderr and "(Add): op Add cannot run on target" in stderr
+    out = tmp_path / "o"
+    code, stdout, stderr = run_cli("compile", path, "--dataset", "digits", "--target", "loihi2", "-o", out,
+                                   "--steps", "8", "--eval-samples", "20")
+    assert code == 0, stderr
+    graph = load_onnx_graph(out / "deployed.onnx")
+    adder = next(n for n in graph.nodes if n.op == "Add")
+    assert sorted(graph.producer(v).op for v in adder.inputs) == ["LoihiConv", "LoihiConv"]
+    shortcut = next(graph.producer(v) for v in adder.inputs if graph.producer(v).attrs.get("group", 1) > 1)
+    assert shortcut.attrs["kernel_shape"] == (1, 1) and shortcut.attrs["group"] == 4
+    assert "sequential networks only" in (out / "network.net.txt").read_text()
+
+
+def load_onnx_graph(path):
+    from neurodeploy.frontend.onnx_import import load_onnx
+
+    return load_onnx(path)
 
 
 def _host_bias_at_netx_exp(g, x):

@@ -54,14 +54,20 @@ class LoihiBackend(Backend):
         return {n.outputs[1]: n.name for n in g.find("LoihiLIF") if len(n.outputs) > 1}
 
     def artifacts(self, g: Graph, estimate: dict) -> dict:
-        """The lava-dl netx network and the core mapping."""
+        """The core mapping, and the lava-dl netx network (or why netx cannot hold it, e.g. residual adds)."""
         import json
         from functools import partial
 
-        from neurodeploy.backends.loihi.netx_export import export_netx
+        from neurodeploy.backends.loihi.netx_export import export_netx, netx_problem
 
-        mapping = json.dumps(estimate.get("mapping", map_to_cores(g, self.spec).as_dict()), indent=1) + "\n"
-        return {"network.net": partial(export_netx, g), "mapping.json": mapping}
+        files = {"mapping.json": json.dumps(estimate.get("mapping", map_to_cores(g, self.spec).as_dict()),
+                                            indent=1) + "\n"}
+        problem = netx_problem(g)
+        if problem:
+            files["network.net.txt"] = f"no netx file: {problem}\n"
+        else:
+            files["network.net"] = partial(export_netx, g)
+        return files
 
     def estimate(self, g: Graph, activity) -> dict:
         mapping = map_to_cores(g, self.spec)

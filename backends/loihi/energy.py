@@ -12,17 +12,19 @@ plus the barrier synchronisation.
 """
 from __future__ import annotations
 
-from neurodeploy.backends.loihi.mapping import source_layer
+from neurodeploy.backends.loihi.mapping import NEURON_OPS, synapse_counts, spike_source, synapse_nodes
 from neurodeploy.ir.graph import Graph
 
 
-def _synops_per_spike(g: Graph, mapping) -> dict[str, float]:
-    """Outgoing synapses per spike of each layer (the next layer's synapses / this layer's neurons)."""
+def _synops_per_spike(g: Graph) -> dict[str, float]:
+    """Outgoing synapses per spike of each layer, summed over every synapse node its spikes reach."""
     out = {}
-    for m in mapping.layers:
-        source = source_layer(g, m.layer)
-        if source is not None and m.input_neurons:
-            out[source] = out.get(source, 0.0) + m.synapses / m.input_neurons
+    for neuron in g.find(*NEURON_OPS):
+        for syn in synapse_nodes(g, neuron):
+            source = spike_source(g, syn.inputs[0])
+            if source is not None:
+                synapses = synapse_counts(g, syn)[0]
+                out[source] = out.get(source, 0.0) + synapses / max(g.types[syn.inputs[0]].size, 1)
     return out
 
 
@@ -31,7 +33,7 @@ def estimate_energy(g: Graph, spec, mapping, activity) -> dict:
     e, t = (lambda k: float(spec.value(f"energy_pj.{k}"))), (lambda k: float(spec.value(f"time_ns.{k}")))
     steps = int(g.meta["num_steps"])
     spikes = {n.name: activity.spikes_per_layer.get(n.name, 0.0) for n in g.find("LoihiLIF")}
-    fan_out = _synops_per_spike(g, mapping)
+    fan_out = _synops_per_spike(g)
     synops = sum(spikes[name] * fan_out.get(name, 0.0) for name in spikes)
     neuron_steps = sum(m.neurons for m in mapping.layers) * steps
     active = min(sum(spikes.values()), neuron_steps)

@@ -129,6 +129,16 @@ def _out_port(g: Graph, net: LavaNetwork, source: str, steps: int):
     return net.sources[source].s_out
 
 
+def _target_neuron(g: Graph, synapse: Node) -> Node:
+    """The neuron layer a synapse node feeds, directly or through an Add (Lava sums an InPort's inputs)."""
+    (consumer,) = g.consumers(synapse.outputs[0])
+    if consumer.op == "Add":
+        (consumer,) = g.consumers(consumer.outputs[0])
+    if consumer.op not in NEURON_OPS:
+        raise UnsupportedError(f"{synapse}: its current does not reach a LIF layer; Lava cannot wire it")
+    return consumer
+
+
 def build_network(g: Graph) -> LavaNetwork:
     """Create and connect the Lava processes of a Loihi-lowered graph."""
     net = LavaNetwork()
@@ -144,8 +154,7 @@ def build_network(g: Graph) -> LavaNetwork:
         source, flattened = _spike_source(g, node.inputs[0])
         out_port = _out_port(g, net, source, steps)
         (out_port.flatten() if flattened else out_port).connect(syn.s_in)
-        target = next(c for c in g.consumers(node.outputs[0]) if c.op in NEURON_OPS)
-        syn.a_out.connect(net.neurons[target.name].a_in)
+        syn.a_out.connect(net.neurons[_target_neuron(g, node).name].a_in)
     return net
 
 

@@ -45,15 +45,16 @@ class Mapping:
                 "violations": self.violations}
 
 
-def _synapse_node(g: Graph, neuron: Node) -> Node | None:
+def synapse_nodes(g: Graph, neuron: Node) -> list[Node]:
+    """The LoihiDense/LoihiConv nodes feeding a neuron layer (several when an Add sums their currents)."""
     producer = g.producer(neuron.inputs[0]) if neuron.inputs[0] else None
-    return producer if producer is not None and producer.op in ("LoihiDense", "LoihiConv") else None
+    if producer is not None and producer.op == "Add":
+        return [p for p in (g.producer(v) for v in producer.inputs) if p is not None]
+    return [producer] if producer is not None and producer.op in ("LoihiDense", "LoihiConv") else []
 
 
-def _synapse_counts(g: Graph, syn: Node | None) -> tuple[int, int, int]:
-    """(synapses, largest fan-in, presynaptic neurons) of a layer's incoming synapses."""
-    if syn is None:
-        return 0, 0, 0
+def synapse_counts(g: Graph, syn: Node) -> tuple[int, int, int]:
+    """(synapses, largest fan-in, presynaptic neurons) of one synapse node."""
     weight = g.param_of(syn, 1)
     inputs = g.types[syn.inputs[0]].size
     if syn.op == "LoihiDense":
@@ -78,17 +79,18 @@ def _layer_cores(name: str, neurons: int, synapses: int, fan_in: int, inputs: in
     return max(1, need[resource]), resource, violations
 
 
+def spike_source(g: Graph, value: str) -> str | None:
+    """The on-chip layer whose spikes reach ``value`` (through Flatten/Reshape), if any."""
+    producer = g.producer(value)
+    while producer is not None and producer.op in ("Flatten", "Reshape"):
+        producer = g.producer(producer.inputs[0])
+    return producer.name if producer is not None and producer.op in NEURON_OPS else None
+
+
 def source_layer(g: Graph, layer: str) -> str | None:
-    """The on-chip layer whose spikes reach ``layer`` (through its synapses and any Flatten/Reshape)."""
-    value = g.node(layer).inputs[0]
-    while value:
-        producer = g.producer(value)
-        if producer is None:
-            return None
-        if producer.op in NEURON_OPS:
-            return producer.name
-        value = producer.inputs[0]
-    return None
+    """The on-chip layer whose spikes reach ``layer`` through its first synapse node."""
+    synapses = synapse_nodes(g, g.node(layer))
+    return spike_source(g, synapses[0].inputs[0]) if synapses else None
 
 
 def _output_axons(g: Graph, mapping: Mapping, spec) -> None:
@@ -118,7 +120,8 @@ def map_to_cores(g: Graph, spec) -> Mapping:
     bits = spec.value("numerics.weight_bits")
     for neuron in g.find(*NEURON_OPS):
         neurons = g.types[neuron.outputs[0]].size
-        synapses, fan_in, inputs = _synapse_counts(g, _synapse_node(g, neuron))
+        counts = [synapse_counts(g, syn) for syn in synapse_nodes(g, neuron)]
+        synapses, fan_in, inputs = (sum(c[i] for c in counts) for i in range(3))
         cores, resource, violations = _layer_cores(neuron.name, neurons, synapses, fan_in, inputs, spec, bits)
         per_core = math.ceil(neurons / cores)
         capacity = cores * spec.value("cores.neurons_per_core")

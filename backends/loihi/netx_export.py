@@ -57,6 +57,15 @@ def _chip_layers(g: Graph) -> list[tuple[Node | None, Node, bool]]:
     return layers
 
 
+def netx_problem(g: Graph) -> str | None:
+    """Why ``g`` cannot be written as a netx file, or None when it can."""
+    try:
+        layers = _chip_layers(g)
+    except UnsupportedError as e:
+        return str(e)
+    return None if layers and layers[0][0] is None else "netx needs a first LIF layer driven by its bias"
+
+
 def _write_layer(group, g: Graph, synapse: Node, neuron: Node) -> None:
     a = synapse.attrs
     shape = g.types[neuron.outputs[0]].shape

@@ -121,10 +121,16 @@ class _Lowering:
         self.report: list[dict] = []
         self.unlowered: dict[str, str] = {}
 
-    def neuron_of(self, weighted: Node) -> Node | None:
-        consumers = self.g.consumers(weighted.outputs[0])
-        ok = len(consumers) == 1 and consumers[0].op in ("IF", "MembraneReadout")
-        return consumers[0] if ok else None
+    def paths_of(self, neuron: Node) -> list[Node] | None:
+        """The synaptic paths into a neuron layer: Conv/Gemm nodes, or a scalar Mul on spikes (an identity
+        shortcut), summed by at most one Add; None when the input is anything else."""
+        producer = self.g.producer(neuron.inputs[0])
+        if producer is None:
+            return None
+        paths = [self.g.producer(v) for v in producer.inputs] if producer.op == "Add" else [producer]
+        ok = all(p is not None and (p.op in ("Conv", "Gemm") or (p.op == "Mul" and _scalar_scale(self.g, p)))
+                 and len(self.g.consumers(p.outputs[0])) == 1 for p in paths)
+        return paths if ok else None
 
     def lif(self, op: str, neuron: Node, a_in: str, bias: str, vth: int, bias_exp: int, scale: float,
             steps: int = 0) -> Node:
@@ -148,47 +154,70 @@ class _Lowering:
         self.report.append(asdict(LayerQuantization(neuron.name, scale, 0, "host", vth, bias_exp, 0, 0, 0, 0)))
         return [host, quantize, self.lif("LoihiLIF", neuron, "", mant, vth, bias_exp, scale, steps)]
 
-    def chip_layer(self, weighted: Node, neuron: Node, peaks: dict[str, float]) -> list[Node]:
-        """A layer on the chip: integer synapses (Dense or Conv) into LIF neurons or the voltage readout.
+    def chip_layer(self, neuron: Node, paths: list[Node], peaks: dict[str, float]) -> list[Node]:
+        """A layer on the chip: integer synapses (Dense, Conv, or an identity shortcut) into LIF neurons or
+        the voltage readout; several paths share the neuron's scale and sum into its input.
 
         The scale keeps the largest per-step current seen on calibration data, plus the threshold, within
         half the 24-bit state, so neither the current wraps nor the voltage saturates.
         """
-        g, num = self.g, self.num
-        w = g.param_of(weighted, 1)
-        w_max = float(np.abs(w).max()) or 1.0
-        readout_peak = peaks.get(neuron.outputs[0], 0.0)
+        num = self.num
+        weights = [self.g.param_of(p, 1) if p.op != "Mul" else np.array([_scalar_scale(self.g, p)]) for p in paths]
+        w_max = max(float(np.abs(w).max()) for w in weights) or 1.0
         if neuron.op == "IF":
             theta = neuron.attrs["v_th"]
-            limit = 0.5 * STATE_LIMIT / (theta + peaks[weighted.outputs[0]])
-            exp, scale = _weight_exp(theta, w_max, limit, num, allow_negative=weighted.op == "Gemm")
-            vth, op = max(1, int(round(neuron.attrs["v_th"] * scale / 2 ** THRESHOLD_SHIFT))), "LoihiLIF"
+            limit = 0.5 * STATE_LIMIT / (theta + peaks[neuron.inputs[0]])
+            exp, scale = _weight_exp(theta, w_max, limit, num, allow_negative=all(p.op == "Gemm" for p in paths))
+            vth, op = max(1, int(round(theta * scale / 2 ** THRESHOLD_SHIFT))), "LoihiLIF"
         else:  # voltage readout: keep the integrated voltage inside 24 bits with a 2x margin
             exp, op, vth = 0, "LoihiVoltageReadout", num.vth_max
             scale = min((2 ** num.weight_bits - 2) * 2 ** ACTIVATION_SHIFT / w_max,
-                        0.5 * STATE_LIMIT / max(readout_peak, 1e-12))
-        q, mode, stats = quantize_weights(w, scale, exp, num)
-        mant, bias_exp, bias_clipped = self.bias_mantissas(weighted, scale)
-        self.report.append(asdict(LayerQuantization(neuron.name, scale, exp, mode, vth, bias_exp, int(w.size),
-                                                    stats["weights_clipped"], stats["weights_zeroed"],
-                                                    bias_clipped)))
-        syn = self.synapse(weighted, q, exp, mode)
-        bias_name = g.add_param(f"{neuron.name}.bias_mant", mant)
-        return [syn, self.lif(op, neuron, syn.outputs[0], bias_name, vth, bias_exp, scale)]
+                        0.5 * STATE_LIMIT / max(peaks[neuron.outputs[0]], 1e-12))
+        synapses, stats = [], {"weights_clipped": 0, "weights_zeroed": 0}
+        for path, w in zip(paths, weights):
+            q, mode, counts = quantize_weights(w, scale, exp, num)
+            stats = {k: stats[k] + counts[k] for k in stats}
+            synapses.append(self.synapse(path, q, exp, mode))
+        mant, bias_exp, bias_clipped = self.bias_mantissas(neuron, [p for p in paths if p.op != "Mul"], scale)
+        self.report.append(asdict(LayerQuantization(neuron.name, scale, exp, "+".join(
+            n.attrs.get("sign_mode", "conv") for n in synapses), vth, bias_exp, int(sum(w.size for w in weights)),
+            stats["weights_clipped"], stats["weights_zeroed"], bias_clipped)))
+        current = synapses[0].outputs[0]
+        nodes = list(synapses)
+        if len(synapses) > 1:  # Lava sums every connection into a LIF's input port
+            current = self.g.unique_name(f"{neuron.name}_input")
+            nodes.append(Node("Add", self.g.unique_name(f"{neuron.name}_sum"), [s.outputs[0] for s in synapses],
+                              [current]))
+        bias_name = self.g.add_param(f"{neuron.name}.bias_mant", mant)
+        return nodes + [self.lif(op, neuron, current, bias_name, vth, bias_exp, scale)]
 
-    def bias_mantissas(self, weighted: Node, scale: float) -> tuple[np.ndarray, int, int]:
-        """Per-neuron bias mantissas of a layer's outputs, their exponent, and how many were clipped."""
-        out_shape = self.g.types[weighted.outputs[0]].shape
-        bias = self.g.param_of(weighted, 2)
-        bias = np.zeros(out_shape[0]) if bias is None else bias.astype(np.float64)
-        bias = np.broadcast_to(bias.reshape((-1,) + (1,) * (len(out_shape) - 1)), out_shape) * scale
+    def bias_mantissas(self, neuron: Node, weighted: list[Node], scale: float) -> tuple[np.ndarray, int, int]:
+        """Per-neuron bias mantissas (the sum of the paths' biases), their exponent, and how many were clipped."""
+        out_shape = self.g.types[neuron.outputs[0]].shape if neuron.op == "IF" else \
+            self.g.types[neuron.inputs[0]].shape
+        total = np.zeros(out_shape)
+        for node in weighted:
+            bias = self.g.param_of(node, 2)
+            if bias is not None:
+                total = total + bias.astype(np.float64).reshape((-1,) + (1,) * (len(out_shape) - 1))
+        bias = total * scale
         bias_exp, clipped = bias_mantissa(bias, self.num)
         mant = np.clip(np.rint(bias / 2 ** bias_exp), -self.num.bias_max - 1, self.num.bias_max).astype(np.int64)
         return mant, bias_exp, clipped
 
     def synapse(self, weighted: Node, q: np.ndarray, exp: int, mode: str) -> Node:
-        """LoihiDense (from Gemm) or LoihiConv (from Conv) holding the integer weights."""
+        """LoihiDense (from Gemm) or LoihiConv (from Conv, or a depthwise 1x1 identity from a shortcut's Mul)
+        holding the integer weights."""
         current = self.g.unique_name(f"{weighted.name}_current")
+        if weighted.op == "Mul":
+            shape = self.g.types[weighted.inputs[0]].shape
+            if len(shape) != 3:
+                weight = self.g.add_param(f"{weighted.name}.weight_int", np.eye(shape[0], dtype=np.int64) * int(q[0]))
+                return Node("LoihiDense", weighted.name, [weighted.inputs[0], weight], [current],
+                            {"weight_exp": exp, "sign_mode": mode, "num_weight_bits": self.num.weight_bits})
+            weight = self.g.add_param(f"{weighted.name}.weight_int", np.full((shape[0], 1, 1, 1), int(q[0]), np.int64))
+            return Node("LoihiConv", weighted.name, [weighted.inputs[0], weight], [current],
+                        {"kernel_shape": (1, 1), "group": shape[0], "weight_exp": exp})
         weight = self.g.add_param(f"{weighted.name}.weight_int", q)
         if weighted.op == "Gemm":
             return Node("LoihiDense", weighted.name, [weighted.inputs[0], weight], [current],
@@ -209,6 +238,11 @@ def _peaks(g: Graph, ctx, values: list[str]) -> dict[str, float]:
     peak = lambda name, a: np.abs(a).reshape(1, -1).max(axis=1)
     out = run_batched(g, ctx.calibration[:PEAK_SAMPLES], keep=values, reduce=peak)
     return {v: float(out[v].max()) for v in values}
+
+
+def _scalar_scale(g: Graph, mul: Node) -> float | None:
+    p = g.param_of(mul, 1)
+    return float(p.reshape(-1)[0]) if p is not None and p.size == 1 and float(p.reshape(-1)[0]) > 0 else None
 
 
 def _first_weighted(g: Graph, encoder: Node) -> tuple[Node, list[Node]]:
@@ -245,28 +279,31 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
                                [str(n) for n in g.find("RateEncode", "DirectEncode")])
     encoder = encoders[0]
     lw = _Lowering(g, ctx)
-    weighted = [n for n in g.nodes if n.op in ("Conv", "Gemm")]
-    readouts = [lw.neuron_of(w).outputs[0] for w in weighted
-                if lw.neuron_of(w) and lw.neuron_of(w).op == "MembraneReadout"]
-    peaks = _peaks(g, ctx, [w.outputs[0] for w in weighted] + readouts)
+    neurons = g.find("IF", "MembraneReadout")
+    peaks = _peaks(g, ctx, [n.inputs[0] for n in neurons] + [n.outputs[0] for n in g.find("MembraneReadout")])
     first, through = _first_weighted(g, encoder)
-    depth = len(weighted) - 1
+    depth = len(neurons) - 1  # an upper bound of the synaptic delays on the longest path
     steps = encoder.attrs["num_steps"] + depth
     replaced: dict[str, list[Node]] = {}
-    for w in weighted:
-        neuron = lw.neuron_of(w)
-        if neuron is None:
-            lw.unlowered[w.name] = "its output does not feed exactly one IF neuron layer or readout"
+    for neuron in neurons:
+        paths = lw.paths_of(neuron)
+        if paths is None:
+            lw.unlowered[neuron.name] = "its input is not Conv/Gemm synapses or identity shortcuts (summed by Add)"
         elif neuron.op == "IF" and neuron.attrs.get("reset", "subtract") != "zero":
             lw.unlowered[neuron.name] = "reset by subtraction (Lava's LIF resets to 0); convert with reset 'zero'"
-        elif w is first:
-            replaced[w.name] = lw.host_layer(w, neuron, _untimed_input(encoder, through), peaks[w.outputs[0]], steps)
-            replaced[neuron.name] = []
+        elif first in paths:
+            if len(paths) > 1:
+                lw.unlowered[neuron.name] = "the host-driven first layer cannot also take on-chip synapses"
+                continue
+            replaced[neuron.name] = lw.host_layer(first, neuron, _untimed_input(encoder, through),
+                                                  peaks[neuron.inputs[0]], steps)
+            replaced[first.name] = []
         else:
-            replaced[w.name] = lw.chip_layer(w, neuron, peaks)
-            replaced[neuron.name] = []
+            replaced[neuron.name] = lw.chip_layer(neuron, paths, peaks)
+            adder = g.producer(neuron.inputs[0])
+            replaced.update({n.name: [] for n in paths + ([adder] if adder.op == "Add" else [])})
     nodes = []
-    for n in g.nodes:
+    for n in g.nodes:  # a layer's new nodes take its neuron's place: everything they read comes before it
         if n is encoder and first.name in replaced:
             continue
         nodes.extend(replaced.get(n.name, [n]))
