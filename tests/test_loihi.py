@@ -241,3 +241,28 @@ def test_netx_export_reimports_to_the_same_spikes(digits, tmp_path):
     b = reference.run(back, {"x": _host_bias_at_netx_exp(g, x)}, keep=theirs)
     for mine, exported in zip(ours, theirs):
         np.testing.assert_array_equal(a[mine], b[exported])
+
+
+def test_energy_hand_checked():
+    from neurodeploy.backends.loihi.energy import estimate_energy
+
+    spec = get_backend("loihi1").spec
+    g = Graph([], {"s": TensorType((10,), timed=True)}, ["v"])
+    w1, w2 = g.add_param("w1", np.ones((4, 10), np.int64)), g.add_param("w2", np.ones((2, 4), np.int64))
+    b1, b2 = g.add_param("b1", np.zeros(4, np.int64)), g.add_param("b2", np.zeros(2, np.int64))
+    g.nodes = [Node("LoihiDense", "fc1", ["s", w1], ["a1"]),
+               Node("LoihiLIF", "hidden", ["a1", b1], ["h"], {"du": 4095, "dv": 0, "vth": 100}),
+               Node("LoihiDense", "fc2", ["h", w2], ["a2"]),
+               Node("LoihiVoltageReadout", "out", ["a2", b2], ["v"], {"du": 4095, "dv": 0, "vth": 131071})]
+    check_graph(g)
+    g.meta["num_steps"] = 5
+    activity = Evaluation(None, np.zeros(1), 1, {"hidden": 6.0})
+    e = estimate_energy(g, spec, map_to_cores(g, spec), activity)
+    # 6 spikes x 2 synapses each = 12 synaptic ops; 6 neurons x 5 steps = 30 updates, 6 of them active
+    assert e["synaptic_ops_per_inference"] == 12
+    dynamic_pj = 12 * 23.6 + 6 * 81 + 24 * 52 + 6 * (1.7 + 3.5)
+    # step: 4 neurons x 8.4 ns + 12 ops / 2 cores / 5 steps x 3.5 ns + 465 ns barrier = 502.8 ns
+    assert e["latency_us"] == pytest.approx(5 * 502.8e-3)
+    static_uj = 104e-3 * 5 * 502.8e-9 * 1e6
+    assert e["energy_breakdown_uj"]["static"] == pytest.approx(static_uj)
+    assert e["energy_uj"] == pytest.approx(dynamic_pj * 1e-6 + static_uj)

@@ -173,15 +173,16 @@ class _Lowering:
             exp, op, vth = 0, "LoihiVoltageReadout", num.vth_max
             scale = min((2 ** num.weight_bits - 2) * 2 ** ACTIVATION_SHIFT / w_max,
                         0.5 * STATE_LIMIT / max(peaks[neuron.outputs[0]], 1e-12))
-        synapses, stats = [], {"weights_clipped": 0, "weights_zeroed": 0}
+        synapses, modes, stats = [], [], {"weights_clipped": 0, "weights_zeroed": 0}
         for path, w in zip(paths, weights):
             q, mode, counts = quantize_weights(w, scale, exp, num)
             stats = {k: stats[k] + counts[k] for k in stats}
+            modes.append(mode)
             synapses.append(self.synapse(path, q, exp, mode))
         mant, bias_exp, bias_clipped = self.bias_mantissas(neuron, [p for p in paths if p.op != "Mul"], scale)
-        self.report.append(asdict(LayerQuantization(neuron.name, scale, exp, "+".join(
-            n.attrs.get("sign_mode", "conv") for n in synapses), vth, bias_exp, int(sum(w.size for w in weights)),
-            stats["weights_clipped"], stats["weights_zeroed"], bias_clipped)))
+        self.report.append(asdict(LayerQuantization(neuron.name, scale, exp, "+".join(modes), vth, bias_exp,
+                                                    int(sum(w.size for w in weights)), stats["weights_clipped"],
+                                                    stats["weights_zeroed"], bias_clipped)))
         current = synapses[0].outputs[0]
         nodes = list(synapses)
         if len(synapses) > 1:  # Lava sums every connection into a LIF's input port

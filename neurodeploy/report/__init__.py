@@ -98,8 +98,12 @@ def _headline(r: dict) -> list[tuple[str, str]]:
     if r["accuracy_gap_points"] is not None:
         rows.append(("gap to ANN", f"{r['accuracy_gap_points']:+.2f} points"))
     rows.append(("spikes per inference", f"{r['deployed']['spikes_per_inference']:.0f}"))
-    return rows + [(k.replace("_", " "), _cell(v)) for k, v in r["estimate"].items()
-                   if k != "spikes_per_inference" and not isinstance(v, (dict, list))]
+    rows += [(k.replace("_", " "), _cell(v)) for k, v in r["estimate"].items()
+             if k != "spikes_per_inference" and not isinstance(v, (dict, list))]
+    breakdown = r["estimate"].get("energy_breakdown_uj")
+    if breakdown:
+        rows.append(("energy breakdown uj", ", ".join(f"{k.replace('_', ' ')} {_cell(v)}" for k, v in breakdown.items())))
+    return rows
 
 
 QUANT_COLUMNS = ("layer", "scale", "weight_exp", "vth", "bias_exp", "weights_clipped_pct", "weights_zeroed_pct",
