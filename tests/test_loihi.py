@@ -266,3 +266,25 @@ def test_energy_hand_checked():
     static_uj = 104e-3 * 5 * 502.8e-9 * 1e6
     assert e["energy_breakdown_uj"]["static"] == pytest.approx(static_uj)
     assert e["energy_uj"] == pytest.approx(dynamic_pj * 1e-6 + static_uj)
+
+
+def test_run_refuses_what_it_cannot_run(run_cli, tmp_path):
+    code, _, stderr = run_cli("run", tmp_path)
+    assert code == 2 and "not a build folder (no report.json)" in stderr and "Traceback" not in stderr
+    ref_build = tmp_path / "ref"
+    assert run_cli("compile", "digits_mlp", "-o", ref_build, "--steps", "4", "--eval-samples", "10")[0] == 0
+    code, _, stderr = run_cli("run", ref_build)
+    assert code == 2 and "target 'ref' has no Loihi graph to run" in stderr
+
+
+def test_netx_file_compiles_and_runs_on_golden(run_cli, tmp_path):
+    from test_netx import NETX
+
+    if not NETX.is_dir():
+        pytest.skip(f"external networks not found at {NETX}")
+    out = tmp_path / "nx"
+    code, stdout, stderr = run_cli("compile", NETX / "mnist_dense.net", "--target", "loihi1", "-o", out)
+    assert code == 0, stderr
+    assert "seeded input" in stdout and "energy uj" in stdout and (out / "network.net").is_file()
+    code, stdout, _ = run_cli("run", out, "--backend", "golden", "--samples", "3")
+    assert code == 0 and "golden accuracy -" in stdout

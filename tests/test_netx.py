@@ -56,3 +56,21 @@ def test_corrupt_netx_file(tmp_path):
     bad.write_bytes(b"not hdf5")
     with pytest.raises(InputError, match="bad.net: not a readable HDF5 netx file"):
         load_netx(bad)
+
+
+@needs_files
+@pytest.mark.parametrize("file", ["mnist_dense", "tiny", "pilotnet_lif"])
+def test_import_export_import_is_identical(tmp_path, file):
+    from neurodeploy.backends.loihi.netx_export import export_netx
+    from neurodeploy.frontend.netx import seeded_input
+
+    g = load_netx(NETX / f"{file}.net")
+    again = load_netx(export_netx(g, tmp_path / f"{file}.net"))
+    synapses = lambda graph: [(n.op, n.attrs) for n in graph.nodes if n.op in ("LoihiDense", "LoihiConv")]
+    assert synapses(again) == synapses(g)
+    x = seeded_input(g, 1)
+    name = next(iter(g.inputs))
+    a = reference.run(g, {name: x}, keep=[n.outputs[0] for n in g.find("LoihiLIF")])
+    b = reference.run(again, {name: x}, keep=[n.outputs[0] for n in again.find("LoihiLIF")])
+    for value in a:
+        np.testing.assert_array_equal(a[value], b[value])

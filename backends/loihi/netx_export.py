@@ -1,8 +1,8 @@
 """Write a Loihi-lowered sequential graph as a lava-dl netx ``.net`` file (HDF5), loadable by
 ``lava.lib.dl.netx.hdf5.Network``.
 
-Layout written (what netx reads, see ../../neurodeploy/frontend/netx.py): an ``input`` layer for the first
-(bias-driven) LIF layer, then one ``conv`` / ``dense`` layer per synapse + LIF pair, with a ``flatten`` layer
+Layout written (what netx reads, see ../../neurodeploy/frontend/netx.py): an ``input`` layer for a first
+(bias-driven) LIF layer, or none when the network takes spike trains, then one ``conv`` / ``dense`` layer per synapse + LIF pair, with a ``flatten`` layer
 where the graph flattens; the voltage readout becomes a dense layer whose neuron never spikes. Pooling was
 already folded into strided convolutions (netx cannot import pooling). Weights are written as effective
 integers (w << weight_exp); netx recovers the exponent. netx uses bias exponent 6 for every layer, so bias
@@ -47,7 +47,8 @@ def _chip_layers(g: Graph) -> list[tuple[Node | None, Node, bool]]:
             source = g.producer(synapse.inputs[0])
             while source is not None and source.op in ("Flatten", "Reshape"):
                 flattened, source = True, g.producer(source.inputs[0])
-            if source is not previous or synapse.op not in ("LoihiDense", "LoihiConv"):
+            from_input = source is None and previous is None and g.inputs.get(synapse.inputs[0]) is not None
+            if (source is not previous and not from_input) or synapse.op not in ("LoihiDense", "LoihiConv"):
                 raise UnsupportedError(f"{neuron}: netx holds sequential networks only (layer input is not the "
                                        "previous layer)")
         elif previous is not None:
@@ -57,13 +58,24 @@ def _chip_layers(g: Graph) -> list[tuple[Node | None, Node, bool]]:
     return layers
 
 
+def _input_transform(g: Graph, first: Node) -> tuple[float, float]:
+    """netx's input transform (weight, bias) when the host part is exactly x * weight + bias (a network read
+    from netx); otherwise (1, 0): the host-computed bias mantissa is the input to feed."""
+    quantize = g.producer(first.inputs[1])
+    add = g.producer(quantize.inputs[0]) if quantize is not None and quantize.op == "Quantize" else None
+    mul = g.producer(add.inputs[0]) if add is not None and add.op == "Add" else None
+    if mul is None or mul.op != "Mul" or mul.inputs[0] not in g.inputs or quantize.attrs.get("scale") != 1.0:
+        return 1.0, 0.0
+    return float(g.param_of(mul, 1).reshape(-1)[0]), float(g.param_of(add, 1).reshape(-1)[0])
+
+
 def netx_problem(g: Graph) -> str | None:
     """Why ``g`` cannot be written as a netx file, or None when it can."""
     try:
         layers = _chip_layers(g)
     except UnsupportedError as e:
         return str(e)
-    return None if layers and layers[0][0] is None else "netx needs a first LIF layer driven by its bias"
+    return None if layers else "no LIF layers to write"
 
 
 def _write_layer(group, g: Graph, synapse: Node, neuron: Node) -> None:
@@ -98,8 +110,6 @@ def export_netx(g: Graph, path: str | Path) -> Path:
 
     path = Path(path)
     layers = _chip_layers(g)
-    if not layers or layers[0][0] is not None:
-        raise UnsupportedError("netx export needs a first LIF layer driven by its (per-sample) bias")
     tmp = path.with_name(path.name + ".partial")
     with h5py.File(tmp, "w") as f:
         sim = f.create_group("simulation")
@@ -117,10 +127,11 @@ def export_netx(g: Graph, path: str | Path) -> Path:
             for key, value in _neuron(neuron.attrs).items():
                 neuron_group.create_dataset(key, data=np.bytes_(value) if isinstance(value, str) else value)
             if synapse is None:
+                weight, bias = _input_transform(g, neuron)
                 group.create_dataset("type", data=np.array([b"input"]))
                 group.create_dataset("shape", data=np.asarray(g.types[neuron.outputs[0]].shape))
-                group.create_dataset("weight", data=1.0)
-                group.create_dataset("bias", data=0.0)
+                group.create_dataset("weight", data=weight)
+                group.create_dataset("bias", data=bias)
             else:
                 _write_layer(group, g, synapse, neuron)
             index += 1
