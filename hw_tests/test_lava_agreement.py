@@ -81,3 +81,21 @@ def test_residual_network_golden_and_lava_agree():
     for value in lava:
         np.testing.assert_array_equal(lava[value], golden[value], err_msg=value)
     assert all(golden[n.outputs[0]].sum() > 0 for n in g.find("LoihiLIF"))  # every layer spikes
+
+
+@pytest.mark.lava
+def test_leaky_neurons_golden_and_lava_agree():
+    """Float LIF neurons lowered to 12-bit current and voltage decays agree with Lava at every step."""
+    from neurodeploy.backends.loihi.lava_run import run_lava
+
+    from helpers import leaky_snn
+
+    backend = get_backend("loihi2")
+    x = np.random.default_rng(2).random((3, 6), dtype=np.float32)
+    ctx = PassContext(ConversionConfig(), calibration=x, spec=backend.spec, check=True)
+    g = run_passes(leaky_snn(i_decay=0.5, bias=False), backend.passes(), ctx)
+    lava = run_lava(g, x)
+    golden = reference.run(g, {"x": x}, keep=list(lava))
+    for value in lava:
+        np.testing.assert_array_equal(lava[value], golden[value], err_msg=value)
+    assert golden["s2"].sum() > 0

@@ -27,3 +27,22 @@ def torch_output(module, x: np.ndarray) -> np.ndarray:
 
     with torch.no_grad():
         return module.eval()(torch.from_numpy(x)).numpy()
+
+
+def leaky_snn(i_decay: float, bias: bool) -> Graph:
+    """DirectEncode -> Gemm -> IF -> Gemm -> LIF (leak 1/4, current decay i_decay) -> Gemm -> readout."""
+    rng = np.random.default_rng(1)
+    g = Graph([], {"x": TensorType((6,))}, ["out"])
+    p = lambda name, shape, lo=-0.5, hi=1.0: g.add_param(name, rng.uniform(lo, hi, shape).astype(np.float32))
+    g.nodes = [
+        Node("DirectEncode", "enc", ["x"], ["xs"], {"num_steps": 64}),
+        Node("Gemm", "fc1", ["xs", p("w1", (16, 6)), p("b1", (16,), 0, 0.2)], ["i1"], {"transB": 1}),
+        Node("IF", "if1", ["i1"], ["s1"], {"v_th": 1.0, "reset": "zero", "v_init": 0.5}),
+        Node("Gemm", "fc2", ["s1", p("w2", (8, 16))] + ([p("b2", (8,), 0, 0.1)] if bias else []), ["i2"],
+             {"transB": 1}),
+        Node("LIF", "lif2", ["i2"], ["s2"], {"v_th": 1.5, "reset": "zero", "v_decay": 0.25, "i_decay": i_decay}),
+        Node("Gemm", "fc3", ["s2", p("w3", (3, 8))], ["i3"], {"transB": 1}),
+        Node("MembraneReadout", "readout", ["i3"], ["out"]),
+    ]
+    check_graph(g)
+    return g

@@ -22,6 +22,8 @@ from neurodeploy.ir.graph import Graph, Node, TensorType
 from neurodeploy.passes import ConversionConfig, PassContext, run_passes, stage
 from neurodeploy.sim.evaluate import Evaluation, evaluate
 
+from helpers import leaky_snn
+
 LOIHI2 = get_backend("loihi2")
 
 
@@ -288,3 +290,27 @@ def test_netx_file_compiles_and_runs_on_golden(run_cli, tmp_path):
     assert "seeded input" in stdout and "energy uj" in stdout and (out / "network.net").is_file()
     code, stdout, _ = run_cli("run", out, "--backend", "golden", "--samples", "3")
     assert code == 0 and "golden accuracy -" in stdout
+
+
+def test_leaky_neurons_get_12_bit_decays():
+    g = leaky_snn(i_decay=0.5, bias=False)
+    x = np.random.default_rng(2).random((64, 6), dtype=np.float32)
+    ctx = PassContext(ConversionConfig(), calibration=x, spec=LOIHI2.spec, check=True)
+    lowered = run_passes(g, LOIHI2.passes(), ctx)
+    assert LOIHI2.check(lowered) == []
+    lif = lowered.node("lif2")
+    assert (lif.attrs["du"], lif.attrs["dv"]) == (2047, 1024)  # (du + 1) / 4096 = 0.5, dv / 4096 = 0.25
+    row = next(r for r in lowered.meta["loihi_quantization"] if r["layer"] == "lif2")
+    assert (row["du"], row["dv"]) == (2047, 1024)
+    float_counts = reference.run(g, {"x": x}, keep=["s2"])["s2"].sum(axis=(0, 2))
+    fixed_counts = reference.run(lowered, {"x": x}, keep=["s2"])["s2"].sum(axis=(0, 2))
+    assert float_counts.mean() > 20
+    assert np.corrcoef(float_counts, fixed_counts)[0, 1] > 0.95
+
+
+def test_biased_decaying_current_is_refused():
+    g = leaky_snn(i_decay=0.5, bias=True)
+    ctx = PassContext(ConversionConfig(), calibration=np.random.default_rng(2).random((16, 6), dtype=np.float32),
+                      spec=LOIHI2.spec)
+    problems = LOIHI2.check(run_passes(g, LOIHI2.passes(), ctx))
+    assert any(p.startswith("lif2: a bias with a decaying current") for p in problems)

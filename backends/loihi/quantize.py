@@ -68,6 +68,8 @@ class LayerQuantization:
     sign_mode: str
     vth: int
     bias_exp: int
+    du: int
+    dv: int
     weights: int
     weights_clipped: int
     weights_zeroed: int
@@ -121,6 +123,16 @@ class _Lowering:
         self.report: list[dict] = []
         self.unlowered: dict[str, str] = {}
 
+    def decays(self, neuron: Node) -> tuple[int, int]:
+        """12-bit (du, dv): IF keeps no current and no leak; LIF's fractions per step become du + 1 = i_decay
+        * 4096 (Lava adds 1 to du) and dv = v_decay * 4096, clipped to the decay registers."""
+        if neuron.op != "LIF":
+            return self.num.no_current_memory, 0
+        unity = self.num.no_current_memory + 1
+        du = int(np.clip(round(neuron.attrs.get("i_decay", 1.0) * unity) - 1, 0, self.num.no_current_memory))
+        dv = int(np.clip(round(neuron.attrs["v_decay"] * unity), 0, self.num.no_current_memory))
+        return du, dv
+
     def paths_of(self, neuron: Node) -> list[Node] | None:
         """The synaptic paths into a neuron layer: Conv/Gemm nodes, or a scalar Mul on spikes (an identity
         shortcut), summed by at most one Add; None when the input is anything else."""
@@ -135,8 +147,8 @@ class _Lowering:
     def lif(self, op: str, neuron: Node, a_in: str, bias: str, vth: int, bias_exp: int, scale: float,
             steps: int = 0) -> Node:
         v_init = int(round(neuron.attrs.get("v_init", 0.0) * scale))
-        attrs = {"du": self.num.no_current_memory, "dv": 0, "vth": vth, "bias_exp": bias_exp, "v_init": v_init,
-                 "num_steps": steps}
+        du, dv = self.decays(neuron)
+        attrs = {"du": du, "dv": dv, "vth": vth, "bias_exp": bias_exp, "v_init": v_init, "num_steps": steps}
         outputs = list(neuron.outputs) + ([self.g.unique_name(f"{neuron.name}_overflow")] if op == "LoihiLIF" else [])
         return Node(op, neuron.name, [a_in, bias], outputs, attrs)
 
@@ -151,7 +163,8 @@ class _Lowering:
         quantize = Node("Quantize", self.g.unique_name(f"{neuron.name}_quantize"), [host.outputs[0]], [mant],
                         {"scale": scale / 2 ** bias_exp, "bits": self.num.bias_mantissa_bits})
         vth = max(1, int(round(theta * scale / 2 ** THRESHOLD_SHIFT)))
-        self.report.append(asdict(LayerQuantization(neuron.name, scale, 0, "host", vth, bias_exp, 0, 0, 0, 0)))
+        du, dv = self.decays(neuron)
+        self.report.append(asdict(LayerQuantization(neuron.name, scale, 0, "host", vth, bias_exp, du, dv, 0, 0, 0, 0)))
         return [host, quantize, self.lif("LoihiLIF", neuron, "", mant, vth, bias_exp, scale, steps)]
 
     def chip_layer(self, neuron: Node, paths: list[Node], peaks: dict[str, float]) -> list[Node]:
@@ -164,9 +177,11 @@ class _Lowering:
         num = self.num
         weights = [self.g.param_of(p, 1) if p.op != "Mul" else np.array([_scalar_scale(self.g, p)]) for p in paths]
         w_max = max(float(np.abs(w).max()) for w in weights) or 1.0
-        if neuron.op == "IF":
+        if neuron.op in ("IF", "LIF"):
             theta = neuron.attrs["v_th"]
-            limit = 0.5 * STATE_LIMIT / (theta + peaks[neuron.inputs[0]])
+            # a decaying current accumulates up to peak / i_decay before it settles
+            current_peak = peaks[neuron.inputs[0]] / max(neuron.attrs.get("i_decay", 1.0), 1e-3)
+            limit = 0.5 * STATE_LIMIT / (theta + current_peak)
             exp, scale = _weight_exp(theta, w_max, limit, num, allow_negative=all(p.op == "Gemm" for p in paths))
             vth, op = max(1, int(round(theta * scale / 2 ** THRESHOLD_SHIFT))), "LoihiLIF"
         else:  # voltage readout: keep the integrated voltage inside 24 bits with a 2x margin
@@ -180,7 +195,8 @@ class _Lowering:
             modes.append(mode)
             synapses.append(self.synapse(path, q, exp, mode))
         mant, bias_exp, bias_clipped = self.bias_mantissas(neuron, [p for p in paths if p.op != "Mul"], scale)
-        self.report.append(asdict(LayerQuantization(neuron.name, scale, exp, "+".join(modes), vth, bias_exp,
+        du, dv = self.decays(neuron)
+        self.report.append(asdict(LayerQuantization(neuron.name, scale, exp, "+".join(modes), vth, bias_exp, du, dv,
                                                     int(sum(w.size for w in weights)), stats["weights_clipped"],
                                                     stats["weights_zeroed"], bias_clipped)))
         current = synapses[0].outputs[0]
@@ -194,7 +210,7 @@ class _Lowering:
 
     def bias_mantissas(self, neuron: Node, weighted: list[Node], scale: float) -> tuple[np.ndarray, int, int]:
         """Per-neuron bias mantissas (the sum of the paths' biases), their exponent, and how many were clipped."""
-        out_shape = self.g.types[neuron.outputs[0]].shape if neuron.op == "IF" else \
+        out_shape = self.g.types[neuron.outputs[0]].shape if neuron.op in ("IF", "LIF") else \
             self.g.types[neuron.inputs[0]].shape
         total = np.zeros(out_shape)
         for node in weighted:
@@ -241,6 +257,10 @@ def _peaks(g: Graph, ctx, values: list[str]) -> dict[str, float]:
     return {v: float(out[v].max()) for v in values}
 
 
+def _has_bias(g: Graph, paths: list[Node]) -> bool:
+    return any(p.op != "Mul" and g.param_of(p, 2) is not None and np.any(g.param_of(p, 2)) for p in paths)
+
+
 def _scalar_scale(g: Graph, mul: Node) -> float | None:
     p = g.param_of(mul, 1)
     return float(p.reshape(-1)[0]) if p is not None and p.size == 1 and float(p.reshape(-1)[0]) > 0 else None
@@ -280,7 +300,7 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
                                [str(n) for n in g.find("RateEncode", "DirectEncode")])
     encoder = encoders[0]
     lw = _Lowering(g, ctx)
-    neurons = g.find("IF", "MembraneReadout")
+    neurons = g.find("IF", "LIF", "MembraneReadout")
     peaks = _peaks(g, ctx, [n.inputs[0] for n in neurons] + [n.outputs[0] for n in g.find("MembraneReadout")])
     first, through = _first_weighted(g, encoder)
     depth = len(neurons) - 1  # an upper bound of the synaptic delays on the longest path
@@ -290,8 +310,11 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
         paths = lw.paths_of(neuron)
         if paths is None:
             lw.unlowered[neuron.name] = "its input is not Conv/Gemm synapses or identity shortcuts (summed by Add)"
-        elif neuron.op == "IF" and neuron.attrs.get("reset", "subtract") != "zero":
+        elif neuron.op in ("IF", "LIF") and neuron.attrs.get("reset", "subtract") != "zero":
             lw.unlowered[neuron.name] = "reset by subtraction (Lava's LIF resets to 0); convert with reset 'zero'"
+        elif neuron.op == "LIF" and neuron.attrs.get("i_decay", 1.0) < 1.0 and (_has_bias(g, paths) or first in paths):
+            lw.unlowered[neuron.name] = ("a bias with a decaying current (i_decay < 1): Loihi adds the bias to the "
+                                         "voltage, not to the current")
         elif first in paths:
             if len(paths) > 1:
                 lw.unlowered[neuron.name] = "the host-driven first layer cannot also take on-chip synapses"

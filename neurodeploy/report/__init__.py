@@ -106,7 +106,7 @@ def _headline(r: dict) -> list[tuple[str, str]]:
     return rows
 
 
-QUANT_COLUMNS = ("layer", "scale", "weight_exp", "vth", "bias_exp", "weights_clipped_pct", "weights_zeroed_pct",
+QUANT_COLUMNS = ("layer", "scale", "weight_exp", "vth", "bias_exp", "du", "dv", "weights_clipped_pct", "weights_zeroed_pct",
                  "biases_clipped", "spikes_before", "spikes_after", "overflow_events")
 
 
