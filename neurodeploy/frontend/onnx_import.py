@@ -16,7 +16,7 @@ import numpy as np
 from neurodeploy.errors import GraphError, InputError, UnsupportedError
 from neurodeploy.ir.check import check_graph, infer_shapes
 from neurodeploy.ir.graph import Graph, Node, TensorType
-from neurodeploy.ir.ops import NEURO_DOMAIN, OPS
+from neurodeploy.ir.ops import OPS
 from neurodeploy.ir.onnx_file import META_KEY, TIME_AXIS
 
 _FOLDABLE = ("Constant", "Shape", "Gather", "Unsqueeze", "Concat", "Cast", "Squeeze")
@@ -189,5 +189,3 @@ def load_onnx(path: str | Path) -> Graph:
         raise GraphError(f"{path}: {e}", []) from None
     return g
 
-
-__all__ = ["load_onnx", "NEURO_DOMAIN"]
