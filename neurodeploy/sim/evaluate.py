@@ -19,7 +19,8 @@ DEFAULT_MEMORY_BUDGET = 256 * 2**20
 def chunk_size(g: Graph, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> int:
     """Samples per chunk so that the live values of one chunk stay near ``memory_budget`` bytes."""
     steps = int(g.meta.get("num_steps", 1))
-    per_sample = sum(t.size * (steps if t.timed else 1) * 4 for t in g.types.values())
+    itemsize = lambda t: 8 if t.dtype.startswith("int") else 4
+    per_sample = sum(t.size * (steps if t.timed else 1) * itemsize(t) for t in g.types.values())
     return int(max(1, min(4096, memory_budget // max(per_sample, 1))))
 
 
