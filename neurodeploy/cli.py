@@ -55,8 +55,12 @@ def _load_for_inspect(path: Path):
         if not (path / "snn.onnx").is_file():
             raise InputError(f"{path}: not a build folder (no snn.onnx)")
         path = path / "snn.onnx"
+    if path.suffix == ".net":
+        from neurodeploy.frontend.netx import load_netx
+
+        return load_netx(path)
     if path.suffix != ".onnx":
-        raise InputError(f"{path}: inspect reads .onnx files or build folders")
+        raise InputError(f"{path}: inspect reads .onnx files, lava-dl .net files or build folders")
     return load_onnx(path)
 
 
@@ -137,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("inspect", parents=[common], help="per-node op, shape, neurons, synapses, parameters")
-    p.add_argument("file", type=Path, help=".onnx file or build folder")
+    p.add_argument("file", type=Path, help=".onnx file, lava-dl netx .net file, or build folder")
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("targets", parents=[common], help="registered backends and their spec files")

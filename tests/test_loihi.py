@@ -290,6 +290,8 @@ def test_netx_file_compiles_and_runs_on_golden(run_cli, tmp_path):
     assert "seeded input" in stdout and "energy uj" in stdout and (out / "network.net").is_file()
     code, stdout, _ = run_cli("run", out, "--backend", "golden", "--samples", "3")
     assert code == 0 and "golden accuracy -" in stdout
+    code, stdout, _ = run_cli("inspect", NETX / "mnist_dense.net")
+    assert code == 0 and "LoihiDense" in stdout and "total: 202 neurons, 109184 synapses" in stdout
 
 
 def test_leaky_neurons_get_12_bit_decays():

@@ -26,7 +26,7 @@ def _accuracy_block(result, graph, conversion) -> dict | None:
 
 
 def build_report(name, request, conversion, spec, graphs, results, estimate, dataset, timings) -> dict:
-    """Assemble the report dict of one compile (see docs/architecture.md, 'Reports', for the fields).
+    """Assemble the report dict of one compile (fields: docs/report.md).
 
     ``graphs``/``results`` hold 'ann', 'snn' (float SNN) and 'deployed'; a network imported already in a
     chip's arithmetic has only 'deployed'.
