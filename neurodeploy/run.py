@@ -44,15 +44,14 @@ def _run_one(runner: str, g, x: np.ndarray) -> tuple[dict, float]:
 
 
 def agreement(g, a: dict, b: dict) -> dict[str, dict]:
-    """Per layer: samples whose spikes agree at every step, and the number of differing spike entries."""
+    """Per layer: samples whose spikes (or readout voltages) agree at every step, and the differing entries."""
     rows = {}
     for node in g.find("LoihiLIF", "LoihiVoltageReadout"):
         value = node.outputs[0]
-        x, y = a[value], b[value]
-        sample_axis = 1 if node.op == "LoihiLIF" else 0
-        differs = (x != y).reshape(x.shape[0], x.shape[1], -1) if sample_axis else (x != y).reshape(x.shape[0], 1, -1)
-        per_sample = differs.any(axis=(0, 2)) if sample_axis else differs.any(axis=(1, 2))
-        rows[node.name] = {"samples_identical": int((~per_sample).sum()), "samples": int(per_sample.size),
+        sample_axis = 1 if g.types[value].timed else 0  # spikes [T, N, ...]; readouts [N, ...]
+        differs = np.moveaxis(a[value] != b[value], sample_axis, 0)
+        differs = differs.reshape(differs.shape[0], -1)
+        rows[node.name] = {"samples_identical": int((~differs.any(axis=1)).sum()), "samples": differs.shape[0],
                            "differing_entries": int(differs.sum())}
     return rows
 
@@ -76,7 +75,7 @@ def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
               "runners": {}, "per_sample": [{"label": None if y is None else int(y[i])} for i in range(count)]}
     outputs = {}
     for runner in runners:
-        say(f"running {len(x)} samples x {g.meta['num_steps']} steps on {runner} ...")
+        say(f"running {count} samples x {g.meta['num_steps']} steps on {runner} ...")
         out, seconds = _run_one(runner, g, x)
         outputs[runner] = out
         scores = out[readout].sum(axis=0) if g.types[readout].timed else out[readout]  # spikes: counts

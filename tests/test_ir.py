@@ -116,3 +116,15 @@ def test_copy_is_independent():
     c.nodes[0].attrs["seed"] = 9
     c.nodes[1].inputs[0] = "x"
     assert g.nodes[0].attrs["seed"] == 5 and g.nodes[1].inputs[0] == "s"
+
+
+def test_run_batched_keeps_timed_values_in_sample_order():
+    from neurodeploy.sim.evaluate import run_batched
+
+    g = _snn_with_every_neuro_op()
+    x = np.random.rand(7, 4).astype(np.float32)
+    whole = reference.run(g, {"x": x}, keep=["d", "ds"])  # deterministic timed values (not RateEncode's)
+    chunked = run_batched(g, x, keep=["d", "ds"], memory_budget=1)  # one sample per chunk
+    assert chunked["ds"].shape == whole["ds"].shape == (8, 7, 4)
+    np.testing.assert_array_equal(chunked["d"], whole["d"])
+    np.testing.assert_array_equal(chunked["ds"], whole["ds"])

@@ -15,9 +15,9 @@ import numpy as np
 
 from neurodeploy.errors import UnsupportedError
 from neurodeploy.ir import reference
+from neurodeploy.backends.loihi.mapping import NEURON_OPS
 from neurodeploy.ir.graph import Graph, Node
 
-NEURON_OPS = ("LoihiLIF", "LoihiVoltageReadout")
 
 
 def to_lava_layout(a: np.ndarray) -> np.ndarray:
@@ -27,6 +27,11 @@ def to_lava_layout(a: np.ndarray) -> np.ndarray:
 
 def from_lava_layout(a: np.ndarray) -> np.ndarray:
     return a.transpose(2, 1, 0) if a.ndim == 3 else a
+
+
+def lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """IR per-sample shape (C, H, W) -> Lava's (W, H, C); 1-D stays."""
+    return tuple(reversed(shape)) if len(shape) == 3 else tuple(shape)
 
 
 @dataclass
@@ -53,14 +58,14 @@ def _lif(g: Graph, node: Node, steps: int):
     from lava.proc.lif.process import LIF
 
     shape = g.types[node.outputs[0]].shape
-    lava_shape = tuple(reversed(shape)) if len(shape) == 3 else shape
+    neurons = lava_shape(shape)
     bias = g.params.get(node.inputs[1])
-    bias = to_lava_layout(np.broadcast_to(bias, shape)) if bias is not None else np.zeros(lava_shape, np.int64)
+    bias = to_lava_layout(np.broadcast_to(bias, shape)) if bias is not None else np.zeros(neurons, np.int64)
     a = node.attrs
-    v0 = np.full(lava_shape, a.get("v_init", 0), np.int64)
-    lif = LIF(shape=lava_shape, du=a["du"], dv=a["dv"], vth=a["vth"], bias_mant=bias.astype(np.int64),
+    v0 = np.full(neurons, a.get("v_init", 0), np.int64)
+    lif = LIF(shape=neurons, du=a["du"], dv=a["dv"], vth=a["vth"], bias_mant=bias.astype(np.int64),
               bias_exp=a.get("bias_exp", 0), v=v0, name=node.name)
-    sink = RingBuffer(shape=lava_shape, buffer=steps) if node.op == "LoihiLIF" else None
+    sink = RingBuffer(shape=neurons, buffer=steps) if node.op == "LoihiLIF" else None
     if sink is not None:
         lif.s_out.connect(sink.a_in)
     return lif, sink, v0
@@ -93,7 +98,7 @@ def _synapse(g: Graph, node: Node):
     if pads[0] != pads[2] or pads[1] != pads[3]:
         raise UnsupportedError(f"{node}: Lava's Conv pads symmetrically; got pads {list(pads)}")
     weight = g.param_of(node, 1).transpose(0, 3, 2, 1)[:, ::-1, ::-1] << a.get("weight_exp", 0)
-    in_shape = tuple(reversed(g.types[node.inputs[0]].shape))
+    in_shape = lava_shape(g.types[node.inputs[0]].shape)
     strides, dilations = a.get("strides", (1, 1)), a.get("dilations", (1, 1))
     return Conv(weight=np.ascontiguousarray(weight), input_shape=in_shape, padding=(pads[1], pads[0]),
                 stride=(strides[1], strides[0]), dilation=(dilations[1], dilations[0]), groups=a.get("group", 1),
@@ -123,9 +128,7 @@ def _out_port(g: Graph, net: LavaNetwork, source: str, steps: int):
     if source not in net.sources:
         from lava.proc.io.source import RingBuffer
 
-        shape = g.inputs[source].shape
-        lava_shape = tuple(reversed(shape)) if len(shape) == 3 else shape
-        net.sources[source] = RingBuffer(data=np.zeros(lava_shape + (steps,), np.int32))
+        net.sources[source] = RingBuffer(data=np.zeros(lava_shape(g.inputs[source].shape) + (steps,), np.int32))
     return net.sources[source].s_out
 
 
@@ -199,7 +202,7 @@ def run_lava(g: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
             else:  # before the first run the processes are not compiled yet: set the initial values
                 for layer, bias in biases.items():
                     net.neurons[layer].bias_mant.init = bias.astype(np.int64)
-            for source_name, source in net.sources.items():
+            for source in net.sources.values():
                 data = _spike_data(x[:, i])
                 if i:
                     source.data.set(data)

@@ -21,9 +21,9 @@ import numpy as np
 
 from neurodeploy.errors import UnsupportedError
 from neurodeploy.frontend.netx import NETX_BIAS_EXP
+from neurodeploy.backends.loihi.mapping import NEURON_OPS
 from neurodeploy.ir.graph import Graph, Node
 
-NEURON_OPS = ("LoihiLIF", "LoihiVoltageReadout")
 
 
 def _neuron(attrs: dict) -> dict:

@@ -50,7 +50,9 @@ def run_batched(
         out = simulate(g, {input_name: chunk}, keep)
         for name, value in out.items():
             parts.setdefault(name, []).append(reduce(name, value) if reduce else value)
-    return {name: np.concatenate(chunks, axis=0) for name, chunks in parts.items()}
+    # reduced values lead with the sample axis; unreduced timed values are [T, N, ...]
+    axis = lambda name: 1 if reduce is None and name in g.types and g.types[name].timed else 0
+    return {name: np.concatenate(chunks, axis=axis(name)) for name, chunks in parts.items()}
 
 
 @dataclass
