@@ -14,6 +14,9 @@ BACKENDS: dict[str, str] = {
     "ref": "neurodeploy.backends.ref.backend:ReferenceBackend",
     "loihi1": "neurodeploy.backends.loihi1:Loihi1Backend",
     "loihi2": "neurodeploy.backends.loihi2:Loihi2Backend",
+    "truenorth": "neurodeploy.backends.truenorth.backend:TrueNorthBackend",
+    "spinnaker1": "neurodeploy.backends.spinnaker1:SpiNNaker1Backend",
+    "spinnaker2": "neurodeploy.backends.spinnaker2:SpiNNaker2Backend",
 }
 
 

@@ -40,10 +40,36 @@ def cmd_compile(args) -> int:
         model=model, output=args.output or Path("build") / Path(model).stem, target=args.target,
         definition=args.definition, input_shape=args.input_shape, dataset=args.dataset,
         calibration_samples=args.calibration_samples, eval_samples=args.eval_samples, conversion=conversion)
+    if args.target == "all":
+        from neurodeploy.compile import compile_all
+        from neurodeploy.report.targets import render_targets_text
+
+        print(render_targets_text(compile_all(request, say=_say)))
+        print(f"\nbuilds written to {request.output}/<target>/ and the table to {request.output}/report.json")
+        return 0
     report = compile_model(request, say=_say)
     print(render_text(report))
     files = ", ".join(sorted(p.name for p in request.output.iterdir()))
     print(f"\nbuild written to {request.output}/ ({files})")
+    return 0
+
+
+def cmd_report(args) -> int:
+    """Re-print the report of a build folder (one target, or the table of --target all)."""
+    import json
+
+    from neurodeploy.errors import InputError
+    from neurodeploy.report import render_text
+    from neurodeploy.report.targets import render_targets_text
+
+    path = args.build / "report.json"
+    if not path.is_file():
+        raise InputError(f"{args.build} is not a build folder (no report.json)")
+    try:
+        report = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from e
+    print(render_targets_text(report) if "targets" in report else render_text(report))
     return 0
 
 
@@ -117,11 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compile", parents=[common], help="import, convert to an SNN, simulate, report")
     p.add_argument("model", nargs="?", help="zoo name, .onnx file, or .pt checkpoint (default: digits_cnn)")
     p.add_argument("-o", "--output", type=Path, help="build folder (default: build/<model>)")
-    p.add_argument("--target", default="ref", help="backend (see 'neurodeploy targets')")
+    p.add_argument("--target", default="ref", help="backend (see 'neurodeploy targets'), or 'all' for one row per chip")
     p.add_argument("--definition", help="model definition of a .pt checkpoint: zoo name or file.py:Class")
     p.add_argument("--input-shape", type=_shape, help="per-sample input shape, e.g. 1,8,8")
     p.add_argument("--dataset", help="'digits' or a .npz file with x_train, y_train, x_test, y_test")
-    p.add_argument("--steps", type=int, default=32, help="time steps T of the SNN (default 32)")
+    p.add_argument("--steps", type=int, help="time steps T of the SNN (default 32; truenorth 64)")
     p.add_argument("--percentile", type=float,
                    help="activation percentile for thresholds (default 99.9; the Loihi targets use 100)")
     p.add_argument("--reset", choices=("subtract", "zero"), help="IF reset (default subtract; Loihi: zero)")
@@ -143,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", parents=[common], help="per-node op, shape, neurons, synapses, parameters")
     p.add_argument("file", type=Path, help=".onnx file, lava-dl netx .net file, or build folder")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("report", parents=[common], help="re-print the report of a build folder")
+    p.add_argument("build", type=Path, help="build folder written by 'compile' (one target, or --target all)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("targets", parents=[common], help="registered backends and their spec files")
     p.set_defaults(func=cmd_targets)

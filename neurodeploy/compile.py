@@ -20,6 +20,7 @@ from neurodeploy.errors import InputError, UnsupportedError
 from neurodeploy.passes import ConversionConfig, PassContext, run_passes, stage
 
 BUILD_MARKER = "report.json"
+DEFAULT_STEPS = 32  # lossless for the digits models on the reference simulator; a target may ask for more
 
 
 @dataclass
@@ -39,7 +40,7 @@ class CompileRequest:
 
     def conversion_config(self, backend) -> ConversionConfig:
         """Defaults, then what the target needs, then what the user asked for."""
-        return ConversionConfig(**{**backend.conversion_defaults(), **self.conversion})
+        return ConversionConfig(**{"num_steps": DEFAULT_STEPS, **backend.conversion_defaults(), **self.conversion})
 
 
 class _Steps:
@@ -208,3 +209,48 @@ def request_dict(request: CompileRequest) -> dict:
     d = asdict(request)
     d["output"] = str(request.output)
     return d
+
+
+def compile_all(request: CompileRequest, say: Callable[[str], None] = print) -> dict:
+    """Compile for every registered target into OUTPUT/<target>/ and write OUTPUT/report.json with one row per chip.
+
+    A target that cannot take the model gets a row with its error instead of figures; the folder appears only when
+    every target has been tried.
+    """
+    from dataclasses import replace
+
+    from neurodeploy.backends import BACKENDS
+    from neurodeploy.errors import NeurodeployError
+    from neurodeploy.report.targets import summary_report
+
+    _check_output(request.output)
+    out = Path(request.output)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    reports: dict[str, dict | str] = {}
+    try:
+        for target in BACKENDS:
+            say(f"== {target}")
+            try:
+                reports[target] = compile_model(replace(request, target=target, output=tmp / target), say)
+            except NeurodeployError as e:
+                reports[target] = "\n".join([e.headline] + [f"  {p}" for p in e.problems])
+                say(f"{target}: {reports[target]}")
+        summary = summary_report(request, reports)
+        files = _report_files_summary(summary)
+        for name, text in files.items():
+            (tmp / name).write_text(text)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return summary
+
+
+def _report_files_summary(summary: dict) -> dict:
+    from neurodeploy.report.targets import render_targets_markdown
+
+    return {"report.json": json.dumps(summary, indent=2, default=str) + "\n",
+            "report.md": render_targets_markdown(summary)}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from neurodeploy.backends import get_backend
-from neurodeploy.backends.loihi.fold_pooling import fold_average_pool
+from neurodeploy.passes.fold_pooling import fold_average_pool
 from neurodeploy.backends.loihi.mapping import map_to_cores
 from neurodeploy.backends.loihi.quantize import LoihiNumerics, quantize_weights
 from neurodeploy.compile import check_activity
@@ -104,7 +104,7 @@ def test_loihi_accuracy_within_one_and_a_half_points(digits, name):
     ann_acc = evaluate(ann, digits.x_test, digits.y_test).accuracy
     loihi = evaluate(deployed, digits.x_test, digits.y_test, LOIHI2.simulate, LOIHI2.counters(deployed))
     assert loihi.num_samples == 450 and loihi.accuracy >= ann_acc - 0.015
-    report = deployed.meta["loihi_quantization"]
+    report = deployed.meta["quantization"]
     assert [r["layer"] for r in report][-1] == "readout" and all(r["weights_clipped"] == 0 for r in report)
 
 
@@ -302,7 +302,7 @@ def test_leaky_neurons_get_12_bit_decays():
     assert LOIHI2.check(lowered) == []
     lif = lowered.node("lif2")
     assert (lif.attrs["du"], lif.attrs["dv"]) == (2047, 1024)  # (du + 1) / 4096 = 0.5, dv / 4096 = 0.25
-    row = next(r for r in lowered.meta["loihi_quantization"] if r["layer"] == "lif2")
+    row = next(r for r in lowered.meta["quantization"] if r["layer"] == "lif2")
     assert (row["du"], row["dv"]) == (2047, 1024)
     float_counts = reference.run(g, {"x": x}, keep=["s2"])["s2"].sum(axis=(0, 2))
     fixed_counts = reference.run(lowered, {"x": x}, keep=["s2"])["s2"].sum(axis=(0, 2))

@@ -12,7 +12,7 @@ import numpy as np
 
 from neurodeploy.backends.base import Backend
 from neurodeploy.backends.loihi.energy import estimate_energy
-from neurodeploy.backends.loihi.fold_pooling import fold_average_pool
+from neurodeploy.passes.fold_pooling import fold_average_pool
 from neurodeploy.backends.loihi.mapping import map_to_cores
 from neurodeploy.backends.loihi.quantize import lower_to_loihi
 from neurodeploy.ir import reference

@@ -333,6 +333,6 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
         nodes.extend(replaced.get(n.name, [n]))
     g.nodes = nodes
     g.drop_unused_params()
-    g.meta.update({"loihi_quantization": lw.report, "loihi_unlowered": lw.unlowered, "num_steps": steps,
+    g.meta.update({"quantization": lw.report, "loihi_unlowered": lw.unlowered, "num_steps": steps,
                    "pipeline_depth": depth})
     return infer_shapes(g)

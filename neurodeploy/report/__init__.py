@@ -9,7 +9,7 @@ LAYER_COLUMNS = ("name", "op", "shape", "neurons", "synapses", "parameters", "sp
 def _quantization_rows(snn_float, deployed, graph) -> list[dict]:
     """Per layer: the target's quantization figures, spikes before/after, overflow events."""
     rows = []
-    for row in graph.meta.get("loihi_quantization", []):
+    for row in graph.meta.get("quantization", []):
         layer = row["layer"]
         rows.append({**row, "spikes_before": snn_float.spikes_per_layer.get(layer),
                      "spikes_after": deployed.spikes_per_layer.get(layer),
@@ -106,12 +106,18 @@ def _headline(r: dict) -> list[tuple[str, str]]:
     return rows
 
 
-QUANT_COLUMNS = ("layer", "scale", "weight_exp", "vth", "bias_exp", "du", "dv", "weights_clipped_pct", "weights_zeroed_pct",
-                 "biases_clipped", "spikes_before", "spikes_after", "overflow_events")
+_PERCENT_OF_WEIGHTS = ("weights_clipped", "weights_zeroed")
+
+
+def quant_columns(r: dict) -> tuple[str, ...]:
+    """The target's own quantization fields (counts of weights as % of them), then the activity columns."""
+    keys = [k for k in r["quantization"][0] if k not in ("spikes_before", "spikes_after", "overflow_events", "weights")]
+    keys = [f"{k}_pct" if k in _PERCENT_OF_WEIGHTS else k for k in keys]
+    return tuple(keys) + ("spikes_before", "spikes_after", "overflow_events")
 
 
 def _quant_rows(r: dict) -> list[list]:
-    return [[row.get(c) if c in row else _pct(row, c) for c in QUANT_COLUMNS] for row in r["quantization"]]
+    return [[row.get(c) if c in row else _pct(row, c) for c in quant_columns(r)] for row in r["quantization"]]
 
 
 def _pct(row: dict, column: str):
@@ -133,7 +139,7 @@ def render_text(r: dict) -> str:
         lines.append(f"  MaxPool replaced by AveragePool: {', '.join(r['snn']['maxpool_replaced_by_avgpool'])}")
     text = "\n".join(lines) + "\n\n" + text_table(LAYER_COLUMNS, _layer_rows(r))
     if r["quantization"]:
-        text += "\n\nquantization\n" + text_table(QUANT_COLUMNS, _quant_rows(r))
+        text += "\n\nquantization\n" + text_table(quant_columns(r), _quant_rows(r))
     return text
 
 
@@ -142,7 +148,7 @@ def render_markdown(r: dict) -> str:
              f"Data set: {r['dataset']} test split, {r['test_samples']} samples.", "",
              markdown_table(("figure", "value"), _headline(r)), "", "## Layers", "",
              markdown_table(LAYER_COLUMNS, _layer_rows(r)), "",
-             *(["## Quantization", "", markdown_table(QUANT_COLUMNS, _quant_rows(r)), ""] if r["quantization"] else []),
+             *(["## Quantization", "", markdown_table(quant_columns(r), _quant_rows(r)), ""] if r["quantization"] else []),
              "## Passes", "",
              ", ".join(r["passes"]), ""]
     return "\n".join(lines)

@@ -70,7 +70,7 @@ class Evaluation:
         return float(sum(self.spikes_per_layer.values()))
 
 
-SPIKING_OPS = ("RateEncode", "IF", "LIF", "LoihiLIF")
+SPIKING_OPS = ("RateEncode", "IF", "LIF", "LoihiLIF", "TrueNorthLayer", "SpiNNakerIF")
 
 
 def spiking_nodes(g: Graph) -> list:

@@ -68,3 +68,27 @@ def fold_average_pool(g: Graph, ctx) -> Graph:
         g.drop_unused_params()
         infer_shapes(g)
     return g
+
+
+def pool_as_neurons(g: Graph, ctx) -> Graph:
+    """Replace each plain AveragePool on spikes by a layer of relay neurons: a depthwise k x k Conv of ones into IF
+    neurons with threshold k^2 and reset by subtraction, so a relay spike stands for k^2 input spikes (one mean).
+
+    For chips whose cores limit fan-in (TrueNorth): the pool stays a small layer instead of widening the next
+    layer's kernel k^2 times. Keeps: spike counts equal up to the relay's remainder (< 1 spike per window).
+    """
+    g = infer_shapes(g.copy())
+    for pool in g.find("AveragePool"):
+        k = _plain_pool(g, pool)
+        if k is None or not g.types[pool.inputs[0]].timed:
+            continue
+        c = g.types[pool.inputs[0]].shape[0]
+        weight = g.add_param(f"{pool.name}.relay_weight", np.ones((c, 1, k, k), np.float32))
+        summed = g.unique_name(f"{pool.name}_sum")
+        conv = Node("Conv", g.unique_name(f"{pool.name}_conv"), [pool.inputs[0], weight], [summed],
+                    {"kernel_shape": (k, k), "strides": (k, k), "pads": (0, 0, 0, 0), "group": c})
+        relay = Node("IF", pool.name, [summed], list(pool.outputs),
+                     {"v_th": float(k * k), "reset": "subtract", "v_init": 0.0})
+        i = g.nodes.index(pool)
+        g.nodes[i:i + 1] = [conv, relay]
+    return infer_shapes(g)

@@ -1,0 +1,132 @@
+"""SpiNNaker ops (sPyNNaker's integer arithmetic): their references are the SpiNNaker simulator.
+
+* ``SpiNNakerSynapses``: 16-bit unsigned weights, excitatory (W > 0) and inhibitory (W < 0) synapse types. A
+  spike of tick t lands in the ring buffer slot of tick t + 1 (delay 1); each slot is 16 bits and saturates
+  (counted). At tick t+1 the slot becomes input in s16.15: (exc << left_shift_exc) - (inh << left_shift_inh),
+  as sPyNNaker's ``synapses_convert_weight_to_input``.
+* ``SpiNNakerIF``: IF_curr_delta without leak, state s16.15 in 32 bits: v += input + offset (saturating,
+  counted); spike when v >= v_thresh, then v = v_reset. ``SpiNNakerVoltageReadout`` returns v after the last
+  tick of a population that never fires.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from neurodeploy.errors import GraphError
+from neurodeploy.ir.graph import TensorType
+from neurodeploy.ir.ops.ann import _conv_infer
+from neurodeploy.ir.ops.base import NEURO_DOMAIN, Attr, OpDef
+from neurodeploy.ir.ops.ticks import delayed, synaptic_input
+
+RING_LIMIT = 2 ** 16 - 1     # one 16-bit ring-buffer slot
+STATE_MIN, STATE_MAX = -2 ** 31, 2 ** 31 - 1  # s16.15 in a 32-bit word
+
+
+def _syn_infer(node, types, params, attrs):
+    x, w = types[0], params[1]
+    if x is None or not x.timed:
+        raise GraphError(f"{node}: input 0 must be a timed spike tensor [T, N, ...]")
+    if w is None or w.ndim not in (2, 4) or np.abs(w).max(initial=0) > RING_LIMIT:
+        raise GraphError(f"{node}: weight must be a parameter [M, F] or [M, C/group, kh, kw] within +-{RING_LIMIT}")
+    if w.ndim == 2:
+        if x.shape != (w.shape[1],):
+            raise GraphError(f"{node}: weight {list(w.shape)} does not take input {list(x.shape)}")
+        shape = (w.shape[0],)
+    else:
+        shape = _conv_infer(node, [x, None, None], [None, w, None], attrs)[0].shape
+    return [TensorType(shape, "int64", timed=True)] + [TensorType(shape, "int64")] * (len(node.outputs) - 1)
+
+
+def _syn_ref(args, attrs):
+    s, w = args[0], args[1].astype(np.int64)
+    x = delayed(s, 1)
+    exc = synaptic_input(x, np.maximum(w, 0), attrs)
+    inh = synaptic_input(x, np.maximum(-w, 0), attrs)
+    events = (exc > RING_LIMIT).sum(0) + (inh > RING_LIMIT).sum(0)
+    current = (np.minimum(exc, RING_LIMIT) << attrs["left_shift_exc"]) - \
+        (np.minimum(inh, RING_LIMIT) << attrs["left_shift_inh"])
+    return [current, events.astype(np.int64)]
+
+
+def if_dynamics(current, offset, attrs, steps: int, shape: tuple):
+    """Yield (v, spikes, saturation events or None) per tick of the s16.15 IF_curr_delta neuron."""
+    v = np.full(shape, attrs["v_init"], np.int64)
+    offset = np.zeros(shape, np.int64) + (0 if offset is None else offset.astype(np.int64))
+    for t in range(steps):
+        v += offset + (current[t] if current is not None else 0)
+        out = (v > STATE_MAX) | (v < STATE_MIN)
+        if out.any():
+            np.clip(v, STATE_MIN, STATE_MAX, out=v)
+        fired = v >= attrs["v_thresh"]
+        yield v, fired, out if out.any() else None
+        v[fired] = attrs["v_reset"]
+
+
+def _neuron_shape(node, types, params):
+    current, offset = types[0], types[1] if types[1] is not None else None
+    shape = current.shape if current is not None else offset.shape if offset is not None else \
+        params[1].shape if params[1] is not None else None
+    if shape is None:
+        raise GraphError(f"{node}: needs an input current or an offset")
+    if current is not None and not current.timed:
+        raise GraphError(f"{node}: the input current must be timed [T, N, ...]")
+    return shape
+
+
+def _if_infer(node, types, params, attrs):
+    shape = _neuron_shape(node, types, params)
+    return [TensorType(shape, "float32", timed=True)] + [TensorType(shape, "int64")] * (len(node.outputs) - 1)
+
+
+def _run(args, attrs):
+    current, offset = args[0], args[1]
+    steps = current.shape[0] if current is not None else attrs["num_steps"]
+    batch_shape = current.shape[1:] if current is not None else offset.shape
+    return if_dynamics(current, offset, attrs, steps, batch_shape), steps, batch_shape
+
+
+def _if_ref(args, attrs):
+    updates, steps, shape = _run(args, attrs)
+    fired_steps = np.zeros((steps,) + shape, np.float32)
+    events = np.zeros(shape, np.int64)
+    for t, (_, fired, out) in enumerate(updates):
+        fired_steps[t] = fired
+        if out is not None:
+            events += out
+    return [fired_steps, events]
+
+
+def _readout_infer(node, types, params, attrs):
+    return [TensorType(_neuron_shape(node, types, params), "float32")]
+
+
+def _readout_ref(args, attrs):
+    updates, _, shape = _run(args, attrs)
+    v = np.zeros(shape, np.int64)
+    for v, _, _ in updates:
+        pass
+    return [v.astype(np.float32)]
+
+
+_CONV = {"kernel_shape": Attr("ints", None), "strides": Attr("ints", (1, 1)), "pads": Attr("ints", (0, 0, 0, 0)),
+         "dilations": Attr("ints", (1, 1)), "group": Attr("int", 1)}
+_NEURON = {"v_thresh": Attr("int", doc="s16.15 raw"), "v_reset": Attr("int", 0), "v_init": Attr("int", 0),
+           "num_steps": Attr("int", 0, doc="ticks to run when there is no input current (offset-driven layer)")}
+
+SPINNAKER_SYNAPSES = OpDef(
+    "SpiNNakerSynapses", "neuron", (2, 2), _syn_infer, _syn_ref,
+    attrs={**_CONV, "left_shift_exc": Attr("int", 0), "left_shift_inh": Attr("int", 0)},
+    param_inputs=(1,), domain=NEURO_DOMAIN,
+    doc="sPyNNaker synapses (see module doc). Outputs: s16.15 input per tick, and ring-buffer saturations.",
+)
+SPINNAKER_IF = OpDef(
+    "SpiNNakerIF", "neuron", (2, 2), _if_infer, _if_ref, attrs=dict(_NEURON), domain=NEURO_DOMAIN,
+    doc="IF_curr_delta in s16.15. Inputs: input per tick (or '') and offset (i_offset per tick, a parameter or "
+        "a per-sample activation computed on the host). Outputs: spikes, and optionally saturation events.",
+)
+SPINNAKER_VOLTAGE_READOUT = OpDef(
+    "SpiNNakerVoltageReadout", "readout", (2, 2), _readout_infer, _readout_ref, attrs=dict(_NEURON),
+    domain=NEURO_DOMAIN, doc="A SpiNNakerIF that never fires; its s16.15 voltage after the last tick is read out.",
+)
+
+SPINNAKER_OPS = [SPINNAKER_SYNAPSES, SPINNAKER_IF, SPINNAKER_VOLTAGE_READOUT]

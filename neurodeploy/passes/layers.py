@@ -1,0 +1,60 @@
+"""The layer chain of a feed-forward rate SNN, for backends that deploy one population of neurons per layer.
+
+Expected shape (after rate conversion and ``fold_average_pool``)::
+
+    Encode -> [Flatten] -> W1 -> IF -> [Flatten] -> W2 -> IF -> ... -> Wn -> MembraneReadout   (W = Conv or Gemm)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neurodeploy.errors import UnsupportedError
+from neurodeploy.ir.graph import Graph, Node
+
+SHAPE_ONLY = ("Flatten", "Reshape")
+
+
+@dataclass
+class Layer:
+    weighted: Node   # the Conv or Gemm
+    neuron: Node     # IF or MembraneReadout reading it
+    first: bool      # fed by the encoder (through shape-only nodes), not by spikes of another layer
+
+
+def _reads_encoder(g: Graph, value: str, encoder: Node) -> bool:
+    producer = g.producer(value)
+    while producer is not None and producer.op in SHAPE_ONLY:
+        producer = g.producer(producer.inputs[0])
+    return producer is encoder
+
+
+def feedforward_layers(g: Graph, target: str, encoder_op: str) -> tuple[Node, list[Layer]]:
+    """The encoder and the layers in order; UnsupportedError listing every node that does not fit the chain."""
+    encoders = g.find("DirectEncode", "RateEncode")
+    if len(encoders) != 1 or encoders[0].op != encoder_op:
+        raise UnsupportedError(f"target '{target}' needs exactly one {encoder_op} input",
+                               [str(n) for n in encoders] or ["no encoder in the graph"])
+    encoder, layers, problems = encoders[0], [], []
+    for neuron in g.find("IF", "LIF", "MembraneReadout", "SpikeCount"):
+        producer = g.producer(neuron.inputs[0])
+        if neuron.op == "LIF":
+            problems.append(f"{neuron}: leaky LIF neurons cannot be expressed on target '{target}'; convert to IF")
+        elif neuron.op == "SpikeCount":
+            problems.append(f"{neuron}: spike-count readout; convert with --readout membrane")
+        elif producer is None or producer.op not in ("Conv", "Gemm"):
+            what = "a residual Add" if producer is not None and producer.op == "Add" else \
+                f"{producer.op if producer else 'a graph input'}"
+            problems.append(f"{neuron}: its input comes from {what}, not one Conv/Gemm; target '{target}' "
+                            "deploys plain feed-forward layers only")
+        elif len(g.consumers(producer.outputs[0])) != 1:
+            problems.append(f"{producer}: its output feeds several nodes")
+        else:
+            layers.append(Layer(producer, neuron, _reads_encoder(g, producer.inputs[0], encoder)))
+    leftovers = [n for n in g.nodes if n.op not in ("Conv", "Gemm", "IF", "LIF", "MembraneReadout", "SpikeCount",
+                                                    encoder_op) + SHAPE_ONLY]
+    problems += [f"{n}: op {n.op} cannot be deployed on target '{target}'" for n in leftovers]
+    if layers and not layers[0].first:
+        problems.append(f"{layers[0].weighted}: the first layer does not read the encoder")
+    if problems:
+        raise UnsupportedError(f"the network cannot be lowered to target '{target}':", problems)
+    return encoder, layers
