@@ -87,7 +87,7 @@ def test_wrong_input_shape(run_cli, tmp_path):
 
 def test_unknown_target_and_model(run_cli, tmp_path):
     _assert_clean_failure(run_cli("compile", "--target", "loihi9", "-o", tmp_path / "o"), tmp_path / "o",
-                          "unknown target 'loihi9'; registered targets: loihi1, loihi2, ref")
+                          "unknown target 'loihi9'; registered targets: loihi1, loihi2, ref, spinnaker1, spinnaker2, truenorth")
     _assert_clean_failure(run_cli("compile", "alexnet", "-o", tmp_path / "o"), tmp_path / "o",
                           "unknown model 'alexnet'")
 
@@ -131,4 +131,4 @@ def test_entry_point_runs_as_a_program(tmp_path):
     result = subprocess.run([sys.executable, "-m", "neurodeploy", "compile", "--target", "nope", "-o", tmp_path / "o"],
                             capture_output=True, text=True)
     assert result.returncode == EXIT_USER_ERROR
-    assert result.stderr.strip() == "error: unknown target 'nope'; registered targets: loihi1, loihi2, ref"
+    assert result.stderr.strip() == "error: unknown target 'nope'; registered targets: loihi1, loihi2, ref, spinnaker1, spinnaker2, truenorth"

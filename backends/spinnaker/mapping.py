@@ -130,8 +130,9 @@ def map_to_cores(g: Graph, spec) -> Mapping:
     limit_sdram = int(spec.value("chips.sdram_bytes"))
     m.router_entries_max = int(entries.max(initial=0))
     m.sdram_bytes_max = int(sdram.max(initial=0))
-    m.violations += [f"chip {c}: {int(entries[c])} router entries, limit {limit_entries}"
+    layers = lambda c: ", ".join(p.layer for p in m.populations if c in _chips_of(p, chip_of_core))
+    m.violations += [f"chip {c} ({layers(c)}): {int(entries[c])} router entries, limit {limit_entries}"
                      for c in np.flatnonzero(entries > limit_entries)]
-    m.violations += [f"chip {c}: synaptic matrices need {int(sdram[c])} bytes of SDRAM, limit {limit_sdram}"
+    m.violations += [f"chip {c} ({layers(c)}): synaptic matrices need {int(sdram[c])} bytes of SDRAM, limit {limit_sdram}"
                      for c in np.flatnonzero(sdram > limit_sdram)]
     return m

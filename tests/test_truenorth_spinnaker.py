@@ -1,0 +1,212 @@
+"""TrueNorth and SpiNNaker backends: op semantics by hand, quantization, mapping, energy, accuracy, the chip table."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from neurodeploy.backends import get_backend
+from neurodeploy.backends.spinnaker.mapping import map_to_cores as spinnaker_map
+from neurodeploy.backends.spinnaker.quantize import left_shift, quantize_projection
+from neurodeploy.backends.truenorth.mapping import CoreLimits, add_splitters, plan_conv, plan_gemm
+from neurodeploy.backends.truenorth.quantize import reachable_levels
+from neurodeploy.energy import normalized_energy
+from neurodeploy.frontend import load_model
+from neurodeploy.ir import reference
+from neurodeploy.ir.check import check_graph
+from neurodeploy.ir.graph import Graph, Node, TensorType
+from neurodeploy.passes import ConversionConfig, PassContext, run_passes, stage
+from neurodeploy.sim.evaluate import Evaluation, evaluate
+
+TRUENORTH, SPINNAKER = get_backend("truenorth"), get_backend("spinnaker1")
+LIMITS = CoreLimits.from_spec(TRUENORTH.spec)
+
+
+def _tn_graph(levels, unit, threshold, leak, **attrs) -> Graph:
+    g = Graph([], {"s": TensorType((np.shape(levels)[1],), timed=True)}, ["out"])
+    params = [g.add_param(k, np.asarray(v, np.int64)) for k, v in
+              (("levels", levels), ("unit", unit), ("threshold", threshold), ("leak", leak))]
+    g.nodes = [Node("TrueNorthLayer", "tn", ["s"] + params, ["out", "sat", "partial"], attrs)]
+    check_graph(g)
+    return g
+
+
+def test_truenorth_neuron_by_hand():
+    # w = [2, -1] x unit 3 = [6, -3]; leak -1 (a bias of +1 per tick); threshold 8, linear reset
+    g = _tn_graph([[2, -1]], [3], [8], [-1])
+    s = np.array([[1, 0], [1, 1], [0, 0], [1, 0], [0, 0]], np.float32)[:, None, :]
+    out = reference.run(g, {"s": s}, keep=["out"])["out"][:, 0, 0]
+    # ticks: V = 1, 1+6+1 = 8 -> fire, 0 -> 0+6-3+1 = 4, 4+0+1 = 5, 5+6+1 = 12 -> fire (4)
+    assert out.tolist() == [0, 1, 0, 0, 1]
+
+
+def test_truenorth_partial_and_merge_neurons_by_hand():
+    # two input groups; partials fire at 8 // 2 = 4, merge weight 10, merge threshold 10 x 8 / 4 = 20
+    g = _tn_graph([[1, 1]], [4], [8], [0], fan_in_groups=2, merge_unit=10, partial_resolution=2)
+    s = np.ones((6, 1, 2), np.float32)
+    result = reference.run(g, {"s": s}, keep=["out", "partial"])
+    # each partial gets 4 per tick from tick 1 (axon delay) and fires every tick; the merge sees 2 spikes x 10 = 20
+    # per tick from tick 2 and fires every tick from tick 2
+    assert result["out"][:, 0, 0].tolist() == [0, 0, 1, 1, 1, 1]
+    assert result["partial"][0, 0] == 10
+
+
+def test_balanced_ternary_levels_use_at_most_two_axons():
+    levels = reachable_levels((1, -1, 3, -3))
+    assert sorted(levels) == list(range(-4, 5))
+    assert levels[2] == (1, 2) and levels[-4] == (1, 3) and max(len(t) for t in levels.values()) == 2
+
+
+def test_truenorth_plans_hand_checked():
+    # 1000 -> 10 dense: 64 inputs per core (4 axons each) -> 16 groups, one block of <= 128 outputs each;
+    # merge neurons need 32 axons -> 8 per core -> 2 merge cores
+    plan, problems = plan_gemm("fc", 10, 1000, LIMITS)
+    assert (plan.groups, plan.partial_cores, plan.merge_cores, plan.axon_slots, problems) == (16, 16, 2, 4000, [])
+    # 50 -> 300: one group; 2 cores of 256 neurons, each taking the 50 inputs on 200 axons
+    plan, _ = plan_gemm("fc2", 300, 50, LIMITS)
+    assert (plan.groups, plan.cores, plan.axon_slots) == (1, 2, 400)
+    # a 50-neuron source feeding those 400 axons: 8 copies each -> one splitter level, 2 splitter cores
+    source, _ = plan_gemm("fc1", 50, 10, LIMITS)
+    add_splitters(source, plan.axon_slots, LIMITS)
+    assert (source.copies_per_neuron, source.splitter_levels, source.splitter_cores) == (8, 1, 2)
+    # 3x3 conv 1 -> 16 channels on 8x8: an 8x2 tile has a 10x4 field (160 axons) and 256 neurons -> 4 cores
+    plan, _ = plan_conv("conv", (1, 8, 8), (16, 8, 8), (3, 3), (1, 1), (1, 1), 1, LIMITS)
+    assert (plan.groups, plan.cores, plan.neurons) == (1, 4, 1024)
+
+
+def test_truenorth_over_limit_lists_every_violation():
+    _, problems = plan_conv("big_kernel", (1, 32, 32), (4, 24, 24), (9, 9), (1, 1), (1, 1), 1, LIMITS)
+    assert problems == ["big_kernel: one output needs 9x9 taps x 4 axons per input = 324 axons, limit 256"]
+    _, problems = plan_gemm("wide", 10, 10000, LIMITS)
+    assert problems == ["wide: fan-in 10000 needs 157 input groups; a merge neuron needs 314 axons, limit 256"]
+
+
+def test_spinnaker_left_shift_and_weights_as_spynnaker():
+    assert [left_shift(s) for s in (0.0, 0.3, 1.0, 3.0, 4.0, 5.0)] == [0, 0, 1, 2, 3, 3]
+    w = np.array([[0.5, -0.25, 1e-6], [0.75, 0.0, -2.0]])
+    q, exc, inh, stats = quantize_projection(w)
+    # largest excitatory sum 0.75 -> shift 0, weights x 2^15; largest inhibitory sum 2.0 -> shift 2, x 2^13
+    assert (exc, inh) == (0, 2)
+    assert q.tolist() == [[16384, -2048, 0], [24576, 0, -16384]]
+    assert (stats["weights_zeroed"], stats["weights_clipped"]) == (1, 0)
+
+
+def test_spinnaker_ops_by_hand():
+    g = Graph([], {"s": TensorType((2,), timed=True)}, ["v"])
+    w = g.add_param("w", np.array([[60000, 60000], [-3, 0]], np.int64))
+    off = g.add_param("off", np.array([1, 0], np.int64))
+    g.nodes = [Node("SpiNNakerSynapses", "syn", ["s", w], ["i", "sat"], {"left_shift_exc": 1, "left_shift_inh": 0}),
+               Node("SpiNNakerIF", "pop", ["i", off], ["v", "satv"], {"v_thresh": 100000, "v_reset": 0})]
+    check_graph(g)
+    out = reference.run(g, {"s": np.ones((3, 1, 2), np.float32)}, keep=["i", "sat"])
+    # tick 0 gets nothing (delay 1); then the 120000 sum saturates the 16-bit ring buffer at 65535, << 1
+    assert out["i"][:, 0].tolist() == [[0, 0], [131070, -3], [131070, -3]]
+    assert out["sat"][0].tolist() == [2, 0]
+    # neuron 0: v = 0 + 1; 1 + 131070 + 1 = 131072 >= 100000 -> fire, reset 0; 131071 -> fire again
+    assert out["v"][:, 0, 0].tolist() == [0, 1, 1]
+
+
+def _dense_populations(sizes) -> Graph:
+    g = Graph([], {"x": TensorType((sizes[0],))}, ["v"])
+    g.nodes.append(Node("Gemm", "host", ["x", g.add_param("w0", np.ones((sizes[1], sizes[0]), np.float32))], ["h"],
+                          {"transB": 1}))
+    g.nodes.append(Node("Quantize", "q", ["h"], ["off"], {"scale": 32768.0, "bits": 32}))
+    g.nodes.append(Node("SpiNNakerIF", "p1", ["", "off"], ["s1"], {"v_thresh": 1, "num_steps": 4}))
+    prev = "s1"
+    for i, (n_in, n_out) in enumerate(zip(sizes[1:], sizes[2:]), start=2):
+        w = g.add_param(f"w{i}", np.ones((n_out, n_in), np.int64))
+        b = g.add_param(f"b{i}", np.zeros(n_out, np.int64))
+        op = "SpiNNakerIF" if i < len(sizes) - 1 else "SpiNNakerVoltageReadout"
+        out = f"s{i}" if op == "SpiNNakerIF" else "v"
+        g.nodes += [Node("SpiNNakerSynapses", f"syn{i}", [prev, w], [f"i{i}"]),
+                    Node(op, f"p{i}", [f"i{i}", b], [out], {"v_thresh": 1})]
+        prev = out
+    check_graph(g)
+    return g
+
+
+def test_spinnaker_mapping_hand_checked():
+    m = spinnaker_map(_dense_populations((4, 300, 600, 10)), SPINNAKER.spec)
+    # cores: ceil(300/256) + ceil(600/256) + 1 = 2 + 3 + 1 = 6 on one chip; every key needs one entry there
+    assert (m.cores, m.chips, m.boards, m.router_entries_max, m.violations) == (6, 1, 1, 5, [])
+    p600 = m.populations[1]
+    # 180000 synapses + 3 header words per (pre neuron, post core) row: 300 x 3 rows
+    assert p600.synaptic_matrix_bytes == 4 * (180000 + 3 * 300 * 3)
+
+
+def test_spinnaker_over_limit_lists_router_and_sdram():
+    import copy
+    from dataclasses import replace
+
+    values = copy.deepcopy(SPINNAKER.spec.values)
+    values["router"]["entries_per_chip"], values["chips"]["sdram_bytes"] = 4, 100000
+    m = spinnaker_map(_dense_populations((4, 300, 600, 10)), replace(SPINNAKER.spec, values=values))
+    # SDRAM: 4 x (180000 + 3 x 900) bytes for p2 plus 4 x (6000 + 3 x 600) for p3
+    assert m.violations == ["chip 0 (p1, p2, p3): 5 router entries, limit 4",
+                            "chip 0 (p1, p2, p3): synaptic matrices need 762000 bytes of SDRAM, limit 100000"]
+
+
+def test_spinnaker_energy_hand_checked():
+    from neurodeploy.backends.spinnaker.energy import estimate_energy
+
+    g = _dense_populations((4, 300, 600, 10))
+    m = spinnaker_map(g, SPINNAKER.spec)
+    activity = Evaluation(None, np.zeros(1), 1, {"p1": 100.0, "p2": 50.0})
+    e = estimate_energy(SPINNAKER.spec, m, activity, steps=10)
+    # 10 ms; 1 chip x 0.35 W; 6 cores x 0.034 W; 150 packets x 1 router x 1 nJ (0 hops on one chip)
+    assert e["latency_us"] == 10000
+    assert e["energy_breakdown_uj"]["idle_chips"] == pytest.approx(3500)
+    assert e["energy_breakdown_uj"]["active_cores"] == pytest.approx(2040)
+    assert e["energy_breakdown_uj"]["packets"] == pytest.approx(0.15)
+    assert e["energy_breakdown_uj"]["synaptic_events"] is None and e["energy_unknown_terms"] == ["synaptic_events"]
+    # synaptic events: 100 spikes x 600 synapses each + 50 x 10
+    assert e["synaptic_events_per_inference"] == pytest.approx(100 * 600 + 50 * 10)
+
+
+def test_normalized_energy_reproduces_sc_ttfs_table_2():
+    # papers/001 Table 2 (VGG16, CIFAR10): spikes per image and latency in steps of every compared method
+    runs = {"sc_ttfs": (0.175e6, 108), "t2fsnn": (0.069e6, 680), "rate_2021": (5.5e6, 500),
+            "phase_2018": (35.2e6, 1500), "burst_2019": (6.92e6, 1125), "rate_2017": (9.3e6, 1500),
+            "rate_2020": (2.612e6, 512)}
+    for chip, claimed in (("truenorth", 0.83), ("spinnaker1", 0.82)):
+        spec = get_backend(chip).spec
+        e = normalized_energy(runs, spec.value("normalized_energy.spike"), spec.value("normalized_energy.latency"))
+        assert 1 - e["sc_ttfs"] / e["t2fsnn"] == pytest.approx(claimed, abs=0.006)
+
+
+def _deploy(backend, name, digits, steps=None):
+    conversion = {"num_steps": 32, **backend.conversion_defaults(), **({"num_steps": steps} if steps else {})}
+    ctx = PassContext(ConversionConfig(**conversion), calibration=digits.x_train[:512], spec=backend.spec, check=True)
+    ann = run_passes(load_model(name).graph, stage("canonicalize"), ctx)
+    deployed = run_passes(ann, stage("rate") + backend.passes(), ctx)
+    assert backend.check(deployed) == []
+    return ann, deployed
+
+
+@pytest.mark.parametrize("target, gap", [("spinnaker1", 0.02), ("truenorth", 0.05)])
+def test_digits_cnn_accuracy_on_the_chips_arithmetic(digits, target, gap):
+    backend = get_backend(target)
+    ann, deployed = _deploy(backend, "digits_cnn", digits)
+    ann_acc = evaluate(ann, digits.x_test, digits.y_test).accuracy
+    chip = evaluate(deployed, digits.x_test, digits.y_test, backend.simulate, backend.counters(deployed))
+    assert chip.num_samples == 450 and chip.accuracy >= ann_acc - gap
+    assert all(r["weights"] > 0 for r in deployed.meta["quantization"] if not r.get("on_host"))
+
+
+def test_compile_all_targets_and_reprint(run_cli, tmp_path):
+    out = tmp_path / "all"
+    code, stdout, _ = run_cli("compile", "digits_mlp", "--target", "all", "-o", out, "--eval-samples", "40")
+    assert code == 0
+    summary = json.loads((out / "report.json").read_text())
+    rows = {r["target"]: r for r in summary["targets"]}
+    assert set(rows) == {"ref", "loihi1", "loihi2", "truenorth", "spinnaker1", "spinnaker2"}
+    assert all("error" not in r for r in rows.values())
+    assert rows["spinnaker2"]["energy_uj"] is None and "unknown" in rows["spinnaker2"]["energy_main_terms_uj"]
+    assert rows["truenorth"]["cores"] > 0 and rows["spinnaker1"]["energy_uj"] > 0
+    assert max(r["norm_energy_truenorth"] for r in rows.values()) <= 1.0
+    assert (out / "truenorth" / "mapping.json").exists() and (out / "spinnaker1" / "pynn" / "pynn_network.py").exists()
+    code, reprinted, _ = run_cli("report", out)
+    assert code == 0 and "norm_energy_spinnaker" in reprinted and "spinnaker2" in reprinted
+    code, _, err = run_cli("report", tmp_path)
+    assert code == 2 and "not a build folder" in err
