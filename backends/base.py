@@ -52,9 +52,30 @@ class Backend(abc.ABC):
     def check(self, g: Graph) -> list[str]:
         """Every problem that prevents deploying ``g``; empty when it can be deployed."""
 
-    @abc.abstractmethod
     def simulate(self, g: Graph, feeds: dict[str, np.ndarray], keep: Iterable[str] = ()) -> dict[str, np.ndarray]:
-        """Run ``g`` as the target computes; same contract as ``neurodeploy.ir.reference.run``."""
+        """Run ``g`` as the target computes; same contract as ``neurodeploy.ir.reference.run``. The default is the
+        reference interpreter: a target's lowered ops carry the chip's arithmetic in their references."""
+        from neurodeploy.ir import reference
+
+        return reference.run(g, feeds, keep)
+
+    def placement_problems(self, g: Graph, host_io: tuple[str, ...] = ()) -> list[str]:
+        """Nodes that neither the chip nor the host can run.
+
+        A node touching a timed value runs on the chip and must be an op the spec lists; every other node runs on
+        the host once per sample (before the run), which takes stateless ops only. ``host_io`` ops (e.g. the
+        host's spike encoder and spike counter) are the host's whatever their values.
+        """
+        from neurodeploy.ir.check import infer_shapes
+        from neurodeploy.ir.ops import OPS
+
+        infer_shapes(g)
+        on_chip = [n for n in g.nodes if n.op not in host_io
+                   and any(v in g.types and g.types[v].timed for v in n.inputs + n.outputs)]
+        problems = [f"{n}: op {n.op} cannot run on target '{self.name}'" for n in on_chip
+                    if n.op not in self.spec.supported_ops]
+        return problems + [f"{n}: op {n.op} cannot run on the host before the run" for n in g.nodes
+                           if n not in on_chip and n.op not in host_io and OPS[n.op].kind != "ann"]
 
     @abc.abstractmethod
     def estimate(self, g: Graph, activity: Evaluation | None) -> dict:

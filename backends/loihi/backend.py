@@ -6,19 +6,12 @@ is the reference interpreter on those ops (bit-exact with Lava's fixed_pt models
 """
 from __future__ import annotations
 
-from typing import Iterable
-
-import numpy as np
-
 from neurodeploy.backends.base import Backend
 from neurodeploy.backends.loihi.energy import estimate_energy
-from neurodeploy.passes.fold_pooling import fold_average_pool
 from neurodeploy.backends.loihi.mapping import map_to_cores
 from neurodeploy.backends.loihi.quantize import lower_to_loihi
-from neurodeploy.ir import reference
-from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph
-from neurodeploy.ir.ops import OPS
+from neurodeploy.passes.fold_pooling import fold_average_pool
 
 
 class LoihiBackend(Backend):
@@ -38,16 +31,7 @@ class LoihiBackend(Backend):
         layer's transform), so any stateless op is fine there; every other node must be an op the spec lists.
         """
         problems = [f"{name}: {why}" for name, why in g.meta.get("loihi_unlowered", {}).items()]
-        infer_shapes(g)
-        on_chip = [n for n in g.nodes if any(v in g.types and g.types[v].timed for v in n.inputs + n.outputs)]
-        problems += [f"{n}: op {n.op} cannot run on target '{self.name}'" for n in on_chip
-                     if n.op not in self.spec.supported_ops]
-        problems += [f"{n}: op {n.op} cannot run on the host before the run" for n in g.nodes
-                     if n not in on_chip and OPS[n.op].kind != "ann"]
-        return problems + map_to_cores(g, self.spec).violations
-
-    def simulate(self, g: Graph, feeds: dict[str, np.ndarray], keep: Iterable[str] = ()) -> dict[str, np.ndarray]:
-        return reference.run(g, feeds, keep)
+        return problems + self.placement_problems(g) + map_to_cores(g, self.spec).violations
 
     def counters(self, g: Graph) -> dict[str, str]:
         """Per-layer event outputs to sum during evaluation: 24-bit wrap-arounds and saturations."""

@@ -5,12 +5,7 @@ counts structure and activity (synaptic events) without energy, because no chip 
 """
 from __future__ import annotations
 
-from typing import Iterable
-
-import numpy as np
-
 from neurodeploy.backends.base import Backend
-from neurodeploy.ir import reference
 from neurodeploy.ir.graph import Graph
 from neurodeploy.ir.summary import summarize
 
@@ -46,9 +41,6 @@ class ReferenceBackend(Backend):
 
     def check(self, g: Graph) -> list[str]:
         return self.unsupported_ops(g)
-
-    def simulate(self, g: Graph, feeds: dict[str, np.ndarray], keep: Iterable[str] = ()) -> dict[str, np.ndarray]:
-        return reference.run(g, feeds, keep)
 
     def estimate(self, g: Graph, activity) -> dict:
         rows = summarize(g)

@@ -6,18 +6,11 @@ network on any PyNN simulator.
 """
 from __future__ import annotations
 
-from typing import Iterable
-
-import numpy as np
-
 from neurodeploy.backends.base import Backend
 from neurodeploy.backends.spinnaker.energy import estimate_energy
 from neurodeploy.backends.spinnaker.mapping import POPULATION_OPS, map_to_cores
 from neurodeploy.backends.spinnaker.quantize import lower_to_spinnaker
-from neurodeploy.ir import reference
-from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph
-from neurodeploy.ir.ops import OPS
 from neurodeploy.passes.fold_pooling import fold_average_pool
 
 
@@ -32,16 +25,7 @@ class SpiNNakerBackend(Backend):
         return [fold_average_pool, lower_to_spinnaker]
 
     def check(self, g: Graph) -> list[str]:
-        infer_shapes(g)
-        on_chip = [n for n in g.nodes if any(v in g.types and g.types[v].timed for v in n.inputs + n.outputs)]
-        problems = [f"{n}: op {n.op} cannot run on target '{self.name}'" for n in on_chip
-                    if n.op not in self.spec.supported_ops]
-        problems += [f"{n}: op {n.op} cannot run on the host before the run" for n in g.nodes
-                     if n not in on_chip and OPS[n.op].kind != "ann"]
-        return problems + map_to_cores(g, self.spec).violations
-
-    def simulate(self, g: Graph, feeds: dict[str, np.ndarray], keep: Iterable[str] = ()) -> dict[str, np.ndarray]:
-        return reference.run(g, feeds, keep)
+        return self.placement_problems(g) + map_to_cores(g, self.spec).violations
 
     def counters(self, g: Graph) -> dict[str, str]:
         """Per layer: s16.15 saturations of the neurons and 16-bit ring-buffer saturations of their synapses."""

@@ -1,23 +1,16 @@
 """The TrueNorth backend: a constraint-faithful model of the chip (no TrueNorth can run here).
 
-Passes: average pooling becomes relay neurons (a small layer), then quantize to per-neuron codebooks over axon types and lower
-to TrueNorthLayer ops. ``simulate`` is the tick-level integer simulation (the ops' reference); ``estimate`` maps
+Passes: average pooling becomes relay neurons (a small layer), then quantize to per-neuron codebooks over axon
+types and lower to TrueNorthLayer ops. ``simulate`` is the tick-level integer simulation (the ops' reference); ``estimate`` maps
 the layers onto cores (with partial, merge and splitter cores), places and routes them, and counts energy.
 """
 from __future__ import annotations
-
-from typing import Iterable
-
-import numpy as np
 
 from neurodeploy.backends.base import Backend
 from neurodeploy.backends.truenorth.energy import estimate_energy
 from neurodeploy.backends.truenorth.mapping import map_to_cores
 from neurodeploy.backends.truenorth.quantize import lower_to_truenorth
-from neurodeploy.ir import reference
-from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph
-from neurodeploy.ir.ops import OPS
 from neurodeploy.passes.fold_pooling import pool_as_neurons
 
 
@@ -33,17 +26,8 @@ class TrueNorthBackend(Backend):
         return [pool_as_neurons, lower_to_truenorth]
 
     def check(self, g: Graph) -> list[str]:
-        infer_shapes(g)
-        on_chip = [n for n in g.nodes if n.op not in ("RateEncode", "SpikeCount")
-                   and any(v in g.types and g.types[v].timed for v in n.inputs + n.outputs)]
-        problems = [f"{n}: op {n.op} cannot run on target '{self.name}'" for n in on_chip
-                    if n.op not in self.spec.supported_ops]
-        problems += [f"{n}: op {n.op} cannot run on the host" for n in g.nodes
-                     if n not in on_chip and n.op not in ("RateEncode", "SpikeCount") and OPS[n.op].kind != "ann"]
-        return problems + map_to_cores(g, self.spec).violations
-
-    def simulate(self, g: Graph, feeds: dict[str, np.ndarray], keep: Iterable[str] = ()) -> dict[str, np.ndarray]:
-        return reference.run(g, feeds, keep)
+        # the host sends the input spikes and counts the output spikes
+        return self.placement_problems(g, host_io=("RateEncode", "SpikeCount")) + map_to_cores(g, self.spec).violations
 
     def counters(self, g: Graph) -> dict[str, str]:
         """Per layer: 20-bit membrane saturations, and the spikes of its partial neurons."""
