@@ -17,6 +17,7 @@ from neurodeploy.errors import UnsupportedError
 from neurodeploy.ir import reference
 from neurodeploy.backends.loihi.mapping import NEURON_OPS
 from neurodeploy.ir.graph import Graph, Node
+from neurodeploy.passes.layers import upstream_of
 
 
 
@@ -108,12 +109,8 @@ def _synapse(g: Graph, node: Node):
 def _spike_source(g: Graph, value: str) -> tuple[str, bool]:
     """The LIF node (or timed graph input) whose spikes reach ``value`` through Flatten/Reshape, and whether
     they were flattened on the way."""
-    flattened = False
-    producer = g.producer(value)
-    while producer is not None and producer.op in ("Flatten", "Reshape"):
-        flattened = True
-        value = producer.inputs[0]
-        producer = g.producer(value)
+    producer, chain = upstream_of(g, value)
+    flattened, value = bool(chain), chain[0].inputs[0] if chain else value
     if producer is None and value in g.inputs and g.inputs[value].timed:
         return value, flattened
     if producer is None or producer.op != "LoihiLIF":

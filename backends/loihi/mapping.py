@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 from neurodeploy.ir.graph import Graph, Node
 from neurodeploy.ir.summary import conv_synapses
+from neurodeploy.passes.layers import upstream_of
 
 NEURON_OPS = ("LoihiLIF", "LoihiVoltageReadout")
 
@@ -81,9 +82,7 @@ def _layer_cores(name: str, neurons: int, synapses: int, fan_in: int, inputs: in
 
 def spike_source(g: Graph, value: str) -> str | None:
     """The on-chip layer whose spikes reach ``value`` (through Flatten/Reshape), if any."""
-    producer = g.producer(value)
-    while producer is not None and producer.op in ("Flatten", "Reshape"):
-        producer = g.producer(producer.inputs[0])
+    producer = upstream_of(g, value)[0]
     return producer.name if producer is not None and producer.op in NEURON_OPS else None
 
 

@@ -23,9 +23,7 @@ from neurodeploy.errors import UnsupportedError
 from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph, Node
 from neurodeploy.ir.ops.loihi import ACTIVATION_SHIFT, STATE_LIMIT, THRESHOLD_SHIFT
-
-_THROUGH = ("Flatten", "Reshape")
-
+from neurodeploy.passes.layers import SHAPE_ONLY, calibration_peaks, read_untimed_input
 
 @dataclass(frozen=True)
 class LoihiNumerics:
@@ -244,19 +242,6 @@ class _Lowering:
         return Node("LoihiConv", weighted.name, [weighted.inputs[0], weight], [current], {**attrs, "weight_exp": exp})
 
 
-PEAK_SAMPLES = 128  # calibration samples whose float-SNN run sets the per-layer current peaks
-
-
-def _peaks(g: Graph, ctx, values: list[str]) -> dict[str, float]:
-    """Largest |value| (over samples, steps and neurons) of each named value of the float SNN on the first
-    PEAK_SAMPLES calibration samples."""
-    from neurodeploy.sim.evaluate import run_batched
-
-    peak = lambda name, a: np.abs(a).reshape(1, -1).max(axis=1)
-    out = run_batched(g, ctx.calibration[:PEAK_SAMPLES], keep=values, reduce=peak)
-    return {v: float(out[v].max()) for v in values}
-
-
 def _has_bias(g: Graph, paths: list[Node]) -> bool:
     return any(p.op != "Mul" and g.param_of(p, 2) is not None and np.any(g.param_of(p, 2)) for p in paths)
 
@@ -269,21 +254,12 @@ def _scalar_scale(g: Graph, mul: Node) -> float | None:
 def _first_weighted(g: Graph, encoder: Node) -> tuple[Node, list[Node]]:
     """The Conv/Gemm the encoder feeds, and the shape-only nodes (Flatten/Reshape) on the way."""
     through, node = [], g.consumers(encoder.outputs[0])[0]
-    while node.op in _THROUGH:
+    while node.op in SHAPE_ONLY:
         through.append(node)
         node = g.consumers(node.outputs[0])[0]
     if node.op not in ("Conv", "Gemm"):
         raise UnsupportedError(f"Loihi lowering: the input feeds {node}, not a Conv/Gemm layer")
     return node, through
-
-
-def _untimed_input(encoder: Node, through: list[Node]) -> str:
-    """Rewire the shape-only nodes to read the untimed input: the host computes the layer once per sample."""
-    value = encoder.inputs[0]
-    for node in through:
-        node.inputs[0] = value
-        value = node.outputs[0]
-    return value
 
 
 def lower_to_loihi(g: Graph, ctx) -> Graph:
@@ -301,7 +277,8 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
     encoder = encoders[0]
     lw = _Lowering(g, ctx)
     neurons = g.find("IF", "LIF", "MembraneReadout")
-    peaks = _peaks(g, ctx, [n.inputs[0] for n in neurons] + [n.outputs[0] for n in g.find("MembraneReadout")])
+    readouts = [n.outputs[0] for n in g.find("MembraneReadout")]
+    peaks = calibration_peaks(g, ctx, [n.inputs[0] for n in neurons] + readouts)
     first, through = _first_weighted(g, encoder)
     depth = len(neurons) - 1  # an upper bound of the synaptic delays on the longest path
     steps = encoder.attrs["num_steps"] + depth
@@ -319,7 +296,7 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
             if len(paths) > 1:
                 lw.unlowered[neuron.name] = "the host-driven first layer cannot also take on-chip synapses"
                 continue
-            replaced[neuron.name] = lw.host_layer(first, neuron, _untimed_input(encoder, through),
+            replaced[neuron.name] = lw.host_layer(first, neuron, read_untimed_input(encoder, through),
                                                   peaks[neuron.inputs[0]], steps)
             replaced[first.name] = []
         else:

@@ -23,6 +23,7 @@ import numpy as np
 
 from neurodeploy.ir.graph import Graph
 from neurodeploy.ir.summary import conv_synapses
+from neurodeploy.passes.layers import upstream_of
 
 POPULATION_OPS = ("SpiNNakerIF", "SpiNNakerVoltageReadout")
 
@@ -56,11 +57,8 @@ class Mapping:
         return d
 
 
-def _source_population(g: Graph, syn) -> str | None:
-    producer = g.producer(syn.inputs[0])
-    while producer is not None and producer.op in ("Flatten", "Reshape"):
-        producer = g.producer(producer.inputs[0])
-    return producer.name if producer is not None and producer.op in POPULATION_OPS else None
+def _population(node) -> str | None:
+    return node.name if node is not None and node.op in POPULATION_OPS else None
 
 
 def _populations(g: Graph, spec) -> list[Population]:
@@ -79,7 +77,7 @@ def _populations(g: Graph, spec) -> list[Population]:
         synapses = int((weight != 0).sum()) if weight.ndim == 2 else conv_synapses(g, syn)
         rows = g.types[syn.inputs[0]].size * cores
         out.append(Population(neuron.name, neurons, cores, synapses, word * (synapses + header * rows),
-                              _source_population(g, syn)))
+                              _population(upstream_of(g, syn.inputs[0])[0])))
     return out
 
 

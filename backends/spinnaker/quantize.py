@@ -17,7 +17,7 @@ import numpy as np
 from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph, Node
 from neurodeploy.ir.ops.spinnaker import RING_LIMIT, STATE_MAX
-from neurodeploy.passes.layers import SHAPE_ONLY, Layer, feedforward_layers
+from neurodeploy.passes.layers import SHAPE_ONLY, Layer, feedforward_layers, read_untimed_input, upstream_of
 
 FRACTION_BITS = 15  # s16.15
 
@@ -74,13 +74,8 @@ class _Lowering:
     def host(self, layer: Layer, encoder: Node) -> list[Node]:
         """W1 x + b1 on the host, quantized to s16.15 per sample: the first population's i_offset."""
         w = layer.weighted
-        value, through = encoder.inputs[0], []
-        producer = self.g.producer(w.inputs[0])
-        while producer is not None and producer.op in SHAPE_ONLY:  # rewire shape-only nodes to the untimed input
-            through.insert(0, producer)
-            producer = self.g.producer(producer.inputs[0])
-        for node in through:
-            node.inputs[0], value = value, node.outputs[0]
+        through = upstream_of(self.g, w.inputs[0])[1]
+        value = read_untimed_input(encoder, through)
         host = Node(w.op, w.name, [value] + w.inputs[1:], list(w.outputs), dict(w.attrs))
         offset = self.g.unique_name(f"{layer.neuron.name}_i_offset")
         quantize = Node("Quantize", self.g.unique_name(f"{layer.neuron.name}_quantize"), [host.outputs[0]], [offset],

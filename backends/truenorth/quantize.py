@@ -24,7 +24,7 @@ from neurodeploy.backends.truenorth.mapping import CoreLimits, LayerPlan, add_sp
 from neurodeploy.errors import UnsupportedError
 from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph, Node
-from neurodeploy.passes.layers import Layer, feedforward_layers
+from neurodeploy.passes.layers import Layer, calibration_peaks, feedforward_layers
 
 
 def reachable_levels(codebook: tuple[int, ...]) -> dict[int, tuple[int, ...]]:
@@ -67,9 +67,7 @@ def _units(delta, theta, bias, num: _Numerics) -> np.ndarray:
 
 def _output_threshold(g: Graph, ctx, layer: Layer, steps: int) -> float:
     """The readout layer spikes on chip: its threshold is the largest mean input per step on calibration data."""
-    from neurodeploy.backends.loihi.quantize import _peaks
-
-    return _peaks(g, ctx, [layer.neuron.outputs[0]])[layer.neuron.outputs[0]] / steps
+    return calibration_peaks(g, ctx, [layer.neuron.outputs[0]])[layer.neuron.outputs[0]] / steps
 
 
 def _layer_node(g: Graph, layer: Layer, plan: LayerPlan, theta: float, num: _Numerics, report: list) -> Node:

@@ -8,10 +8,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from neurodeploy.errors import UnsupportedError
 from neurodeploy.ir.graph import Graph, Node
 
 SHAPE_ONLY = ("Flatten", "Reshape")
+PEAK_SAMPLES = 128  # calibration samples whose float-SNN run sets the per-layer peaks
+
+
+def upstream_of(g: Graph, value: str) -> tuple[Node | None, list[Node]]:
+    """The producer of ``value`` behind any shape-only nodes (None for a graph input), and those nodes in
+    data-flow order."""
+    chain, producer = [], g.producer(value)
+    while producer is not None and producer.op in SHAPE_ONLY:
+        chain.insert(0, producer)
+        producer = g.producer(producer.inputs[0])
+    return producer, chain
+
+
+def read_untimed_input(encoder: Node, through: list[Node]) -> str:
+    """Rewire the shape-only nodes after an encoder to read its untimed input, so that the host computes the first
+    layer once per sample; returns the value the first layer now reads."""
+    value = encoder.inputs[0]
+    for node in through:
+        node.inputs[0] = value
+        value = node.outputs[0]
+    return value
+
+
+def calibration_peaks(g: Graph, ctx, values: list[str]) -> dict[str, float]:
+    """Largest |value| (over samples, steps and neurons) of each named value of the float SNN on the first
+    PEAK_SAMPLES calibration samples."""
+    from neurodeploy.sim.evaluate import run_batched
+
+    peak = lambda name, a: np.abs(a).reshape(1, -1).max(axis=1)
+    out = run_batched(g, ctx.calibration[:PEAK_SAMPLES], keep=values, reduce=peak)
+    return {v: float(out[v].max()) for v in values}
 
 
 @dataclass
@@ -19,13 +52,6 @@ class Layer:
     weighted: Node   # the Conv or Gemm
     neuron: Node     # IF or MembraneReadout reading it
     first: bool      # fed by the encoder (through shape-only nodes), not by spikes of another layer
-
-
-def _reads_encoder(g: Graph, value: str, encoder: Node) -> bool:
-    producer = g.producer(value)
-    while producer is not None and producer.op in SHAPE_ONLY:
-        producer = g.producer(producer.inputs[0])
-    return producer is encoder
 
 
 def feedforward_layers(g: Graph, target: str, encoder_op: str) -> tuple[Node, list[Layer]]:
@@ -49,7 +75,7 @@ def feedforward_layers(g: Graph, target: str, encoder_op: str) -> tuple[Node, li
         elif len(g.consumers(producer.outputs[0])) != 1:
             problems.append(f"{producer}: its output feeds several nodes")
         else:
-            layers.append(Layer(producer, neuron, _reads_encoder(g, producer.inputs[0], encoder)))
+            layers.append(Layer(producer, neuron, upstream_of(g, producer.inputs[0])[0] is encoder))
     leftovers = [n for n in g.nodes if n.op not in ("Conv", "Gemm", "IF", "LIF", "MembraneReadout", "SpikeCount",
                                                     encoder_op) + SHAPE_ONLY]
     problems += [f"{n}: op {n.op} cannot be deployed on target '{target}'" for n in leftovers]
