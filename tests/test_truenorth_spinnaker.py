@@ -210,3 +210,16 @@ def test_compile_all_targets_and_reprint(run_cli, tmp_path):
     assert code == 0 and "norm_energy_spinnaker" in reprinted and "spinnaker2" in reprinted
     code, _, err = run_cli("report", tmp_path)
     assert code == 2 and "not a build folder" in err
+
+
+@pytest.mark.parametrize("target, wrong", [("spinnaker1", "subtract"), ("truenorth", "zero")])
+def test_wrong_reset_mode_is_refused_with_every_layer(digits, target, wrong):
+    from neurodeploy.errors import UnsupportedError
+
+    backend = get_backend(target)
+    ctx = PassContext(ConversionConfig(**{**backend.conversion_defaults(), "reset": wrong, "num_steps": 8}),
+                      calibration=digits.x_train[:64], spec=backend.spec)
+    snn = run_passes(load_model("digits_mlp").graph, stage("canonicalize") + stage("rate"), ctx)
+    with pytest.raises(UnsupportedError) as e:
+        run_passes(snn, backend.passes(), ctx)
+    assert len([p for p in e.value.problems if "convert with --reset" in p]) == 2  # both hidden IF layers

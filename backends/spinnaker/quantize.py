@@ -106,7 +106,7 @@ def lower_to_spinnaker(g: Graph, ctx) -> Graph:
     """Quantize and lower a feed-forward rate SNN (DirectEncode input, IF with reset to zero) to SpiNNaker ops;
     see the module docstring. Keeps: argmax close to the float SNN."""
     g = infer_shapes(g.copy())
-    encoder, layers = feedforward_layers(g, ctx.spec.name, "DirectEncode")
+    encoder, layers = feedforward_layers(g, ctx.spec.name, "DirectEncode", ctx.spec.value("neuron.reset"))
     steps = encoder.attrs["num_steps"] + len(layers) - 1  # one tick of synaptic delay per projection
     lw = _Lowering(g, steps)
     replaced = {}

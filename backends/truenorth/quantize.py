@@ -101,11 +101,8 @@ def lower_to_truenorth(g: Graph, ctx) -> Graph:
     """Quantize and lower a feed-forward rate SNN (RateEncode input, IF with reset by subtraction) to TrueNorthLayer
     ops; see the module docstring. A layer that fits no core is an error; other mapping limits are the check's."""
     g = infer_shapes(g.copy())
-    encoder, layers = feedforward_layers(g, ctx.spec.name, "RateEncode")
-    bad_reset = [f"{l.neuron}: reset to zero; TrueNorth's linear reset needs reset by subtraction" for l in layers
-                 if l.neuron.op == "IF" and l.neuron.attrs.get("reset", "subtract") != "subtract"]
-    if bad_reset:
-        raise UnsupportedError("the network cannot be lowered to target 'truenorth':", bad_reset)
+    # TrueNorth's linear reset mode is reset by subtraction
+    encoder, layers = feedforward_layers(g, ctx.spec.name, "RateEncode", ctx.spec.value("neuron.reset"))
     lim, num = CoreLimits.from_spec(ctx.spec), _Numerics(ctx.spec)
     plans, violations = [], []
     for layer in layers:

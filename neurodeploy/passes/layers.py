@@ -54,8 +54,9 @@ class Layer:
     first: bool      # fed by the encoder (through shape-only nodes), not by spikes of another layer
 
 
-def feedforward_layers(g: Graph, target: str, encoder_op: str) -> tuple[Node, list[Layer]]:
-    """The encoder and the layers in order; UnsupportedError listing every node that does not fit the chain."""
+def feedforward_layers(g: Graph, target: str, encoder_op: str, reset: str) -> tuple[Node, list[Layer]]:
+    """The encoder and the layers in order; UnsupportedError listing every node that does not fit the chain,
+    including IF neurons whose reset is not the target's ``reset`` ('zero' or 'subtract')."""
     encoders = g.find("DirectEncode", "RateEncode")
     if len(encoders) != 1 or encoders[0].op != encoder_op:
         raise UnsupportedError(f"target '{target}' needs exactly one {encoder_op} input",
@@ -65,6 +66,9 @@ def feedforward_layers(g: Graph, target: str, encoder_op: str) -> tuple[Node, li
         producer = g.producer(neuron.inputs[0])
         if neuron.op == "LIF":
             problems.append(f"{neuron}: leaky LIF neurons cannot be expressed on target '{target}'; convert to IF")
+        elif neuron.op == "IF" and neuron.attrs.get("reset", "subtract") != reset:
+            problems.append(f"{neuron}: reset '{neuron.attrs.get('reset', 'subtract')}', but target '{target}' "
+                            f"resets by '{reset}'; convert with --reset {reset}")
         elif neuron.op == "SpikeCount":
             problems.append(f"{neuron}: spike-count readout; convert with --readout membrane")
         elif producer is None or producer.op not in ("Conv", "Gemm"):
@@ -79,7 +83,7 @@ def feedforward_layers(g: Graph, target: str, encoder_op: str) -> tuple[Node, li
     leftovers = [n for n in g.nodes if n.op not in ("Conv", "Gemm", "IF", "LIF", "MembraneReadout", "SpikeCount",
                                                     encoder_op) + SHAPE_ONLY]
     problems += [f"{n}: op {n.op} cannot be deployed on target '{target}'" for n in leftovers]
-    if layers and not layers[0].first:
+    if not problems and layers and not layers[0].first:  # (a refused layer would shift which one comes first)
         problems.append(f"{layers[0].weighted}: the first layer does not read the encoder")
     if problems:
         raise UnsupportedError(f"the network cannot be lowered to target '{target}':", problems)
