@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from neurodeploy.spec import ChipSpec
 
 
+NEURON_MODELS = ("IF", "LIF", "TTFS", "SCTTFS")  # the IR's neuron ops that a chip runs natively or not
+
+
 class Backend(abc.ABC):
     """A compilation target; ``name`` equals its folder under backends/ and its spec's name."""
 
@@ -31,6 +34,19 @@ class Backend(abc.ABC):
         """One problem per node whose op the spec does not list in ``supported_ops``."""
         return [f"{n}: op {n.op} is not supported by target '{self.name}'" for n in g.nodes
                 if n.op not in self.spec.supported_ops]
+
+    def coding_problems(self, g: Graph) -> list[str]:
+        """Neurons of ``g`` whose model the chip does not run natively (spec ``neuron.native_models``; a spec without
+        that list, the reference, runs every model), each with the spec's reason."""
+        neuron = self.spec.values.get("neuron", {})
+        native = neuron.get("native_models")
+        if native is None:
+            return []
+        foreign = [n for n in g.nodes if n.op in NEURON_MODELS and n.op not in native]
+        reason = lambda op: (neuron.get("temporal_coding") if op in ("TTFS", "SCTTFS") else None) or \
+            "not among its native neuron models"
+        return [f"{n}: {n.op} neurons cannot run on target '{self.name}' (native: {', '.join(native)}): {reason(n.op)}"
+                for n in foreign]
 
     def conversion_defaults(self) -> dict:
         """ConversionConfig fields this target needs unless the user set them (e.g. its reset mode)."""

@@ -34,7 +34,8 @@ def cmd_compile(args) -> int:
 
     model = args.model or DEFAULT_MODEL
     options = {"num_steps": args.steps, "percentile": args.percentile, "encoding": args.encoding,
-               "maxpool": args.maxpool, "v_init": args.v_init, "reset": args.reset}
+               "maxpool": args.maxpool, "v_init": args.v_init, "reset": args.reset, "coding": args.coding,
+               "finetune_epochs": args.finetune_epochs}
     conversion = {k: v for k, v in options.items() if v is not None}  # unset: the target's or the default
     request = CompileRequest(
         model=model, output=args.output or Path("build") / Path(model).stem, target=args.target,
@@ -147,7 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--definition", help="model definition of a .pt checkpoint: zoo name or file.py:Class")
     p.add_argument("--input-shape", type=_shape, help="per-sample input shape, e.g. 1,8,8")
     p.add_argument("--dataset", help="'digits' or a .npz file with x_train, y_train, x_test, y_test")
-    p.add_argument("--steps", type=int, help="time steps T of the SNN (default 32; truenorth 64)")
+    p.add_argument("--coding", choices=("rate", "ttfs", "sc-ttfs"), help="spike coding (default rate; "
+                   "ttfs / sc-ttfs: time-to-first-spike, papers/001)")
+    p.add_argument("--steps", type=int, help="time steps T: of the SNN for rate coding (default 32; truenorth 64), "
+                   "of each layer's window for ttfs / sc-ttfs")
+    p.add_argument("--finetune-epochs", type=int, help="epochs of threshold fine-tuning for ttfs / sc-ttfs "
+                   "(default 20; 0 = thresholds from activation statistics only)")
     p.add_argument("--percentile", type=float,
                    help="activation percentile for thresholds (default 99.9; the Loihi targets use 100)")
     p.add_argument("--reset", choices=("subtract", "zero"), help="IF reset (default subtract; Loihi: zero)")

@@ -96,6 +96,14 @@ def _evaluate(graphs: dict, backend, dataset, request) -> dict:
     return results
 
 
+def _require_native_neurons(backend, snn, name: str, coding: str) -> None:
+    problems = backend.coding_problems(snn)
+    if problems:
+        raise UnsupportedError(f"{name} as a {coding} SNN cannot run on target '{backend.name}' (the coding "
+                               "comparison 'neurodeploy codings' still estimates its normalized energy there):",
+                               problems)
+
+
 def _require_deployable(backend, g, name: str) -> None:
     problems = backend.check(g)
     if problems:
@@ -129,9 +137,13 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -
     loaded, dataset = steps.run(f"import {request.model}", _import, request)
     if loaded.deployed:
         return _compile_deployed(request, loaded, backend, steps)
-    ctx = PassContext(conversion, calibration=dataset.x_train[: request.calibration_samples], spec=backend.spec)
+    ctx = PassContext(conversion, calibration=dataset.x_train[: request.calibration_samples], spec=backend.spec,
+                      training=(dataset.x_train, dataset.y_train))
     ann = steps.run("canonicalize (fold BatchNorm, ...)", run_passes, loaded.graph, stage("canonicalize"), ctx)
-    snn = steps.run(f"convert to rate SNN, T={conversion.num_steps}", run_passes, ann, stage("rate"), ctx)
+    per_layer = " per layer" if conversion.coding != "rate" else ""
+    snn = steps.run(f"convert to {conversion.coding} SNN, T={conversion.num_steps}{per_layer}", run_passes, ann,
+                    stage(conversion.coding), ctx)
+    _require_native_neurons(backend, snn, loaded.name, conversion.coding)
     graphs = {"ann": ann, "snn": snn}
     if target_passes:
         names = ", ".join(p.__name__ for p in target_passes)

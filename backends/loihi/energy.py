@@ -12,27 +12,37 @@ plus the barrier synchronisation.
 """
 from __future__ import annotations
 
-from neurodeploy.backends.loihi.mapping import NEURON_OPS, synapse_counts, spike_source, synapse_nodes
+from neurodeploy.backends.loihi.mapping import (
+    NEURON_OPS,
+    SPIKING_NEURON_OPS,
+    spike_source,
+    synapse_counts,
+    synapse_nodes,
+)
+from neurodeploy.passes.layers import upstream_of
 from neurodeploy.ir.graph import Graph
 
 
 def _synops_per_spike(g: Graph) -> dict[str, float]:
-    """Outgoing synapses per spike of each layer, summed over every synapse node its spikes reach."""
-    out = {}
+    """Outgoing synapses per spike of each layer, summed over every synapse node its spikes reach; a layer with
+    several spike trains (SC-TTFS: encoding, calibration) averages over them, each spike taking its own train's."""
+    per_train: dict[str, dict[str, float]] = {}
     for neuron in g.find(*NEURON_OPS):
         for syn in synapse_nodes(g, neuron):
             source = spike_source(g, syn.inputs[0])
             if source is not None:
-                synapses = synapse_counts(g, syn)[0]
-                out[source] = out.get(source, 0.0) + synapses / max(g.types[syn.inputs[0]].size, 1)
-    return out
+                producer, chain = upstream_of(g, syn.inputs[0])
+                train = chain[0].inputs[0] if chain else syn.inputs[0]
+                trains = per_train.setdefault(source, {})
+                trains[train] = trains.get(train, 0.0) + synapse_counts(g, syn)[0] / max(g.types[syn.inputs[0]].size, 1)
+    return {source: sum(trains.values()) / len(trains) for source, trains in per_train.items()}
 
 
 def estimate_energy(g: Graph, spec, mapping, activity) -> dict:
     """Energy (uJ) and latency (us) per inference with their breakdown; raises SpecError on unknown costs."""
     e, t = (lambda k: float(spec.value(f"energy_pj.{k}"))), (lambda k: float(spec.value(f"time_ns.{k}")))
     steps = int(g.meta["num_steps"])
-    spikes = {n.name: activity.spikes_per_layer.get(n.name, 0.0) for n in g.find("LoihiLIF")}
+    spikes = {n.name: activity.spikes_per_layer.get(n.name, 0.0) for n in g.find(*SPIKING_NEURON_OPS)}
     fan_out = _synops_per_spike(g)
     synops = sum(spikes[name] * fan_out.get(name, 0.0) for name in spikes)
     neuron_steps = sum(m.neurons for m in mapping.layers) * steps

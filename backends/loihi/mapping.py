@@ -17,7 +17,9 @@ from neurodeploy.ir.graph import Graph, Node
 from neurodeploy.ir.summary import conv_synapses
 from neurodeploy.passes.layers import upstream_of
 
-NEURON_OPS = ("LoihiLIF", "LoihiVoltageReadout")
+NEURON_OPS = ("LoihiLIF", "LoihiVoltageReadout", "LoihiTTFS", "LoihiTTFSReadout")
+SPIKING_NEURON_OPS = ("LoihiLIF", "LoihiTTFS")
+CURRENT_INPUTS = {"LoihiTTFS": 2, "LoihiTTFSReadout": 2}  # encoding and calibration currents; others: one
 
 
 @dataclass
@@ -47,11 +49,16 @@ class Mapping:
 
 
 def synapse_nodes(g: Graph, neuron: Node) -> list[Node]:
-    """The LoihiDense/LoihiConv nodes feeding a neuron layer (several when an Add sums their currents)."""
-    producer = g.producer(neuron.inputs[0]) if neuron.inputs[0] else None
-    if producer is not None and producer.op == "Add":
-        return [p for p in (g.producer(v) for v in producer.inputs) if p is not None]
-    return [producer] if producer is not None and producer.op in ("LoihiDense", "LoihiConv") else []
+    """The LoihiDense/LoihiConv nodes feeding a neuron layer (several when an Add sums their currents, or for a TTFS
+    layer's encoding and calibration currents)."""
+    found = []
+    for value in neuron.inputs[:CURRENT_INPUTS.get(neuron.op, 1)]:
+        producer = g.producer(value) if value else None
+        if producer is not None and producer.op == "Add":
+            found += [p for p in (g.producer(v) for v in producer.inputs) if p is not None]
+        elif producer is not None and producer.op in ("LoihiDense", "LoihiConv"):
+            found.append(producer)
+    return found
 
 
 def synapse_counts(g: Graph, syn: Node) -> tuple[int, int, int]:

@@ -71,6 +71,8 @@ def _input_transform(g: Graph, first: Node) -> tuple[float, float]:
 
 def netx_problem(g: Graph) -> str | None:
     """Why ``g`` cannot be written as a netx file, or None when it can."""
+    if g.find("LoihiTTFS", "LoihiTTFSReadout"):
+        return "netx describes CUBA LIF layers; TTFS / SC-TTFS neurons have no netx neuron type"
     try:
         layers = _chip_layers(g)
     except UnsupportedError as e:

@@ -263,12 +263,17 @@ def _first_weighted(g: Graph, encoder: Node) -> tuple[Node, list[Node]]:
 
 
 def lower_to_loihi(g: Graph, ctx) -> Graph:
-    """Quantize and lower a rate SNN to Loihi ops; see the module docstring.
+    """Quantize and lower a rate SNN to Loihi ops; see the module docstring. A temporal (TTFS / SC-TTFS) SNN goes
+    to ``backends/loihi/temporal.py``.
 
     Requires: one DirectEncode input feeding a Conv/Gemm -> IF layer; IF with reset to zero;
     ``ctx.spec`` (Loihi numerics) and ``ctx.calibration``. Layers that do not fit stay unlowered and are
     listed in ``meta['loihi_unlowered']`` for the backend check. Keeps: argmax close to the float SNN.
     """
+    if g.find("TTFS", "SCTTFS"):
+        from neurodeploy.backends.loihi.temporal import lower_temporal_to_loihi
+
+        return lower_temporal_to_loihi(g, ctx)
     g = infer_shapes(g.copy())
     encoders = g.find("DirectEncode")
     if len(encoders) != 1:

@@ -19,13 +19,17 @@ from neurodeploy.ir.graph import Graph
 
 @dataclass
 class ConversionConfig:
-    """Options of ANN -> SNN conversion (rate coding).
+    """Options of ANN -> SNN conversion.
 
-    ``percentile`` is the activation percentile used as each layer's threshold (100 = max);
-    ``v_init`` is the initial membrane potential as a fraction of the threshold; ``maxpool`` says what to do
-    with MaxPool: 'error' refuses it, 'avg' replaces it by average pooling (documented in docs/).
+    ``coding``: 'rate' (IF neurons), 'ttfs' or 'sc-ttfs' (papers/001); ``num_steps`` is T, the whole window of a
+    rate SNN or the window of each layer of a temporal one. ``percentile`` is the activation percentile used as
+    each layer's threshold (100 = max); ``v_init`` is the initial membrane potential as a fraction of the
+    threshold; ``maxpool`` says what to do with MaxPool: 'error' refuses it, 'avg' replaces it by average
+    pooling (documented in docs/). ``ttfs_range`` is the factor by which a temporal layer's encoding threshold
+    initially falls over its window; ``finetune_*`` drive threshold fine-tuning (0 epochs = none).
     """
 
+    coding: str = "rate"
     num_steps: int = 64
     percentile: float = 99.9
     reset: str = "subtract"
@@ -33,6 +37,11 @@ class ConversionConfig:
     encoding: str = "direct"
     readout: str = "membrane"
     maxpool: str = "error"
+    ttfs_range: float = 32.0
+    finetune_epochs: int = 20
+    finetune_lr: float = 0.001
+    finetune_batch: int = 64
+    seed: int = 0
 
 
 @dataclass
@@ -41,6 +50,7 @@ class PassContext:
 
     conversion: ConversionConfig = field(default_factory=ConversionConfig)
     calibration: np.ndarray | None = None
+    training: tuple[np.ndarray, np.ndarray] | None = None  # labelled inputs for passes that train (fine-tuning)
     spec: object | None = None  # the target's ChipSpec, for target passes
     check: bool = False
     log: list[str] = field(default_factory=list)
@@ -73,6 +83,9 @@ def run_passes(g: Graph, passes: list[Pass], ctx: PassContext) -> Graph:
 
 def _stages() -> dict[str, list[Pass]]:
     from neurodeploy.passes.canonicalize import fold_batchnorm, normalize_gemm, remove_identities
+    from neurodeploy.passes.convert_temporal import convert_to_temporal
+    from neurodeploy.passes.finetune import finetune_thresholds
+    from neurodeploy.passes.fold_pooling import fold_average_pool
     from neurodeploy.passes.convert_rate import (
         balance_thresholds,
         fold_spike_scales,
@@ -84,9 +97,12 @@ def _stages() -> dict[str, list[Pass]]:
     return {
         "canonicalize": [shapes, remove_identities, normalize_gemm, fold_batchnorm, shapes],
         "rate": [replace_maxpool, balance_thresholds, fold_spike_scales, shapes],
+        "ttfs": [replace_maxpool, fold_average_pool, convert_to_temporal, finetune_thresholds, shapes],
+        "sc-ttfs": [replace_maxpool, fold_average_pool, convert_to_temporal, finetune_thresholds, shapes],
     }
 
 
 def stage(name: str) -> list[Pass]:
-    """The ordered pass list of one stage: 'canonicalize' (ANN clean-up) or 'rate' (ANN -> rate SNN)."""
+    """The ordered pass list of one stage: 'canonicalize' (ANN clean-up), or a coding: 'rate', 'ttfs', 'sc-ttfs'
+    (ANN -> SNN)."""
     return _stages()[name]

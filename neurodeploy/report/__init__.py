@@ -20,9 +20,16 @@ def _quantization_rows(snn_float, deployed, graph) -> list[dict]:
 def _accuracy_block(result, graph, conversion) -> dict | None:
     if result is None:
         return None
-    return {"accuracy": result.accuracy, "num_steps": conversion.num_steps if conversion else None,
+    return {"accuracy": result.accuracy, "coding": conversion.coding if conversion else None,
+            "num_steps": conversion.num_steps if conversion else None, "latency_steps": steps_per_inference(graph),
             "spikes_per_inference": result.spikes_per_inference, "thresholds": graph.meta.get("thresholds", {}),
+            "finetune": graph.meta.get("finetune"),
             "maxpool_replaced_by_avgpool": graph.meta.get("maxpool_replaced_by_avgpool", [])}
+
+
+def steps_per_inference(graph) -> int | None:
+    """Time steps one inference takes: a rate SNN's window, or layers x T for a temporal one (as the graph says)."""
+    return graph.meta.get("latency_steps", graph.meta.get("num_steps"))
 
 
 def build_report(name, request, conversion, spec, graphs, results, estimate, dataset, timings) -> dict:
@@ -51,7 +58,7 @@ def build_report(name, request, conversion, spec, graphs, results, estimate, dat
         "ann": {"accuracy": ann.accuracy, "nodes": len(graphs["ann"].nodes)} if ann else None,
         "snn": _accuracy_block(snn, graphs.get("snn"), conversion),
         "deployed": {"accuracy": deployed.accuracy, "spikes_per_inference": deployed.spikes_per_inference,
-                     "steps": deployed_graph.meta.get("num_steps", conversion.num_steps if conversion else None)},
+                     "steps": steps_per_inference(deployed_graph) or (conversion.num_steps if conversion else None)},
         "accuracy_gap_points": gap,
         "quantization": _quantization_rows(snn, deployed, deployed_graph) if snn else [],
         "layers": layers,
@@ -92,7 +99,9 @@ def _headline(r: dict) -> list[tuple[str, str]]:
     if r["ann"]:
         rows.append(("ANN accuracy", pct(r["ann"]["accuracy"])))
     if r["snn"]:
-        rows.append((f"SNN accuracy (float, T={r['snn']['num_steps']})", pct(r["snn"]["accuracy"])))
+        coding, temporal = r["snn"].get("coding") or "rate", r["snn"].get("coding") not in (None, "rate")
+        rows.append((f"SNN accuracy (float, {coding}, T={r['snn']['num_steps']}{' per layer' if temporal else ''})",
+                     pct(r["snn"]["accuracy"])))
     if r["target"] != "ref" and r["deployed"]["accuracy"] is not None:
         rows.append((f"{r['target']} accuracy ({r['deployed']['steps']} steps)", pct(r["deployed"]["accuracy"])))
     if r["accuracy_gap_points"] is not None:

@@ -70,11 +70,17 @@ class Evaluation:
         return float(sum(self.spikes_per_layer.values()))
 
 
-SPIKING_OPS = ("RateEncode", "IF", "LIF", "LoihiLIF", "TrueNorthLayer", "SpiNNakerIF")
+SPIKING_OPS = ("RateEncode", "IF", "LIF", "LoihiLIF", "TrueNorthLayer", "SpiNNakerIF", "TTFS", "SCTTFS", "LoihiTTFS")
+TWO_TRAIN_OPS = ("SCTTFS", "LoihiTTFS")  # encoding and calibration spikes are separate outputs
 
 
 def spiking_nodes(g: Graph) -> list:
     return [n for n in g.nodes if n.op in SPIKING_OPS]
+
+
+def spike_outputs(node) -> list[str]:
+    """The spike trains a spiking node emits (SC-TTFS neurons: encoding and calibration trains)."""
+    return [v for v in node.outputs[:2] if v] if node.op in TWO_TRAIN_OPS else node.outputs[:1]
 
 
 def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable | None = None,
@@ -86,7 +92,7 @@ def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable |
     ``counters`` maps further values (e.g. overflow events per neuron) to layer names; they are summed per
     sample like spikes and reported as ``counts_per_layer``.
     """
-    spiking = {n.outputs[0]: n.name for n in spiking_nodes(g)}
+    spiking = {v: n.name for n in spiking_nodes(g) for v in spike_outputs(n)}
     counters = counters or {}
     output = g.outputs[0]
     output_is_spikes = g.types[output].timed  # then classes are scored by spike counts
@@ -103,7 +109,9 @@ def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable |
     scores = out[output].reshape(samples, -1)
     predictions = scores.argmax(axis=1)
     totals = {v: (scores.sum(axis=1) if v == output and output_is_spikes else out[v]) for v in spiking}
-    spikes = {spiking[v]: float(totals[v].mean()) for v in spiking}
+    spikes: dict[str, float] = {}
+    for v, layer in spiking.items():
+        spikes[layer] = spikes.get(layer, 0.0) + float(totals[v].mean())
     counts = {counters[v]: float(out[v].mean()) for v in counters}
     accuracy = None if y is None else float((predictions == y).mean())
     return Evaluation(accuracy, predictions, samples, spikes, counts)

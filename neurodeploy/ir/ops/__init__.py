@@ -4,10 +4,13 @@ from __future__ import annotations
 from neurodeploy.ir.ops.ann import ANN_OPS
 from neurodeploy.ir.ops.base import NEURO_DOMAIN, REQUIRED, Attr, OpDef, attr_problems, resolve_attrs
 from neurodeploy.ir.ops.loihi import LOIHI_OPS
+from neurodeploy.ir.ops.loihi_temporal import LOIHI_TEMPORAL_OPS
 from neurodeploy.ir.ops.neuron import NEURO_OPS
 from neurodeploy.ir.ops.spinnaker import SPINNAKER_OPS
+from neurodeploy.ir.ops.temporal import TEMPORAL_OPS
 from neurodeploy.ir.ops.truenorth import TRUENORTH_OPS
 
-OPS: dict[str, OpDef] = {op.name: op for op in ANN_OPS + NEURO_OPS + LOIHI_OPS + TRUENORTH_OPS + SPINNAKER_OPS}
+OPS: dict[str, OpDef] = {op.name: op for op in ANN_OPS + NEURO_OPS + TEMPORAL_OPS + LOIHI_OPS + LOIHI_TEMPORAL_OPS
+                         + TRUENORTH_OPS + SPINNAKER_OPS}
 
 __all__ = ["OPS", "OpDef", "Attr", "REQUIRED", "NEURO_DOMAIN", "attr_problems", "resolve_attrs"]
