@@ -29,10 +29,21 @@ def _load_build(build: Path):
     return report, load_onnx(graph_path)
 
 
+SPIKING = ("LoihiLIF", "LoihiTTFS")
+READOUTS = ("LoihiVoltageReadout", "LoihiTTFSReadout")
+
+
+def _trains(g) -> dict[str, list[str]]:
+    """Layer name -> its recorded values: spike trains (two for SC-TTFS layers), or the readout voltage."""
+    from neurodeploy.sim.evaluate import spike_outputs
+
+    return {n.name: spike_outputs(n) if n.op in SPIKING else [n.outputs[0]] for n in g.find(*SPIKING, *READOUTS)}
+
+
 def _run_one(runner: str, g, x: np.ndarray) -> tuple[dict, float]:
     from neurodeploy.ir import reference
 
-    keep = [n.outputs[0] for n in g.find("LoihiLIF")]
+    keep = [v for n in g.find(*SPIKING) for v in _trains(g)[n.name]]
     start = time.perf_counter()
     if runner == "golden":
         out = reference.run(g, {next(iter(g.inputs)): x}, keep)
@@ -46,12 +57,14 @@ def _run_one(runner: str, g, x: np.ndarray) -> tuple[dict, float]:
 def agreement(g, a: dict, b: dict) -> dict[str, dict]:
     """Per layer: samples whose spikes (or readout voltages) agree at every step, and the differing entries."""
     rows = {}
-    for node in g.find("LoihiLIF", "LoihiVoltageReadout"):
-        value = node.outputs[0]
-        sample_axis = 1 if g.types[value].timed else 0  # spikes [T, N, ...]; readouts [N, ...]
-        differs = np.moveaxis(a[value] != b[value], sample_axis, 0)
-        differs = differs.reshape(differs.shape[0], -1)
-        rows[node.name] = {"samples_identical": int((~differs.any(axis=1)).sum()), "samples": differs.shape[0],
+    for layer, values in _trains(g).items():
+        per_value = []
+        for value in values:
+            sample_axis = 1 if g.types[value].timed else 0  # spikes [T, N, ...]; readouts [N, ...]
+            differs = np.moveaxis(a[value] != b[value], sample_axis, 0)
+            per_value.append(differs.reshape(differs.shape[0], -1))
+        differs = np.concatenate(per_value, axis=1)
+        rows[layer] = {"samples_identical": int((~differs.any(axis=1)).sum()), "samples": differs.shape[0],
                            "differing_entries": int(differs.sum())}
     return rows
 
@@ -80,8 +93,8 @@ def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
         outputs[runner] = out
         scores = out[readout].sum(axis=0) if g.types[readout].timed else out[readout]  # spikes: counts
         predictions = scores.reshape(count, -1).argmax(axis=1)
-        spikes = {n.name: out[n.outputs[0]].reshape(out[n.outputs[0]].shape[0], count, -1).sum(axis=(0, 2))
-                  for n in g.find("LoihiLIF")}
+        spikes = {n.name: sum(out[v].reshape(out[v].shape[0], count, -1).sum(axis=(0, 2)) for v in _trains(g)[n.name])
+                  for n in g.find(*SPIKING)}
         result["runners"][runner] = {
             "accuracy": None if y is None else float((predictions == y).mean()), "seconds": seconds,
             "sample_steps_per_second": count * g.meta["num_steps"] / seconds,

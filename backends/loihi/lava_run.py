@@ -84,7 +84,8 @@ def _dense_weights(g: Graph, node: Node) -> np.ndarray:
     return weight
 
 
-def _synapse(g: Graph, node: Node):
+def synapse_process(g: Graph, node: Node):
+    """The Lava Dense or Conv process of a LoihiDense / LoihiConv node (weights in Lava's layout)."""
     from lava.proc.conv.process import Conv
     from lava.proc.dense.process import Dense
     from lava.utils.weightutils import SignMode
@@ -150,7 +151,7 @@ def build_network(g: Graph) -> LavaNetwork:
         if node.inputs[1] not in g.params:
             net.host_bias[node.name] = node.inputs[1]
     for node in g.find("LoihiDense", "LoihiConv"):
-        syn = net.synapses[node.name] = _synapse(g, node)
+        syn = net.synapses[node.name] = synapse_process(g, node)
         source, flattened = _spike_source(g, node.inputs[0])
         out_port = _out_port(g, net, source, steps)
         (out_port.flatten() if flattened else out_port).connect(syn.s_in)
@@ -163,15 +164,25 @@ def _spike_data(spikes: np.ndarray) -> np.ndarray:
     return np.moveaxis(np.stack([to_lava_layout(s) for s in spikes]), 0, -1).astype(np.int32)
 
 
+def reset_synapses(synapses) -> None:
+    """Empty the one-step output buffers of Dense / Conv processes between samples."""
+    for syn in synapses:
+        buffer = syn.a_buff if hasattr(syn, "a_buff") else syn.a_buf
+        buffer.set(np.zeros(buffer.shape, np.int64))
+
+
+def host_values(g: Graph, values: list[str], x: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-sample values the host computes before a run (the first layer's transform), for every sample."""
+    return reference.run(_host_graph(g, values), {next(iter(g.inputs)): x}) if values else {}
+
+
 def _reset(net: LavaNetwork, biases: dict[str, np.ndarray]) -> None:
     for name, lif in net.neurons.items():
         lif.u.set(np.zeros(lif.u.shape, np.int64))
         lif.v.set(net.initial_v[name])
         if name in biases:
             lif.bias_mant.set(biases[name])
-    for syn in net.synapses.values():
-        buffer = syn.a_buff if hasattr(syn, "a_buff") else syn.a_buf
-        buffer.set(np.zeros(buffer.shape, np.int64))
+    reset_synapses(net.synapses.values())
 
 
 def run_lava(g: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -183,11 +194,15 @@ def run_lava(g: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
+    if g.find("LoihiTTFS"):
+        from neurodeploy.backends.loihi.lava_temporal import run_lava_temporal
+
+        return run_lava_temporal(g, x)
     steps = int(g.meta["num_steps"])
     net = build_network(g)
-    name, input_type = next(iter(g.inputs.items()))
+    input_type = next(iter(g.inputs.values()))
     samples = x.shape[1] if input_type.timed else len(x)
-    host = reference.run(_host_graph(g, sorted(set(net.host_bias.values()))), {name: x}) if net.host_bias else {}
+    host = host_values(g, sorted(set(net.host_bias.values())), x)
     spikes = {n.outputs[0]: [] for n in g.find("LoihiLIF")}
     readouts = {n.outputs[0]: [] for n in g.find("LoihiVoltageReadout")}
     any_process = next(iter(net.neurons.values()))
