@@ -55,6 +55,35 @@ def cmd_compile(args) -> int:
     return 0
 
 
+def _windows(text: str) -> tuple[int, ...]:
+    try:
+        windows = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of windows like 4,8,16") from None
+    if not windows or min(windows) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of windows like 4,8,16")
+    return windows
+
+
+def cmd_codings(args) -> int:
+    from neurodeploy.compile import CompileRequest
+    from neurodeploy.models import DEFAULT_MODEL
+    from neurodeploy.report.codings import DEFAULT_SWEEPS, compare_codings, render_codings_text
+
+    model = args.model or DEFAULT_MODEL
+    sweeps = {coding: getattr(args, f"{coding.replace('-', '_')}_steps") or DEFAULT_SWEEPS[coding]
+              for coding in args.codings}
+    conversion = {} if args.finetune_epochs is None else {"finetune_epochs": args.finetune_epochs}
+    request = CompileRequest(model=model, output=args.output or Path("build") / f"{Path(model).stem}-codings",
+                             target=args.target, definition=args.definition, dataset=args.dataset,
+                             eval_samples=args.eval_samples, conversion=conversion)
+    summary = compare_codings(request, sweeps, args.tolerance, say=_say)
+    print(render_codings_text(summary))
+    print(f"\ntable written to {request.output}/comparison.json and comparison.md; builds in "
+          f"{request.output}/<coding>-T<T>/")
+    return 0
+
+
 def cmd_report(args) -> int:
     """Re-print the report of a build folder (one target, or the table of --target all)."""
     import json
@@ -164,6 +193,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-samples", type=int, default=512)
     p.add_argument("--eval-samples", type=int, help="test samples to evaluate (default: whole test split)")
     p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("codings", parents=[common], help="rate vs TTFS vs SC-TTFS on one target (papers/001 Table 2)")
+    p.add_argument("model", nargs="?", help="zoo name, .onnx file, or .pt checkpoint (default: digits_cnn)")
+    p.add_argument("-o", "--output", type=Path, help="folder (default: build/<model>-codings)")
+    p.add_argument("--target", default="loihi2", help="target whose simulator measures accuracy (default loihi2)")
+    p.add_argument("--definition", help="model definition of a .pt checkpoint")
+    p.add_argument("--dataset", help="'digits' or a .npz file")
+    p.add_argument("--codings", nargs="+", choices=("rate", "ttfs", "sc-ttfs"), default=["rate", "ttfs", "sc-ttfs"])
+    for coding in ("rate", "ttfs", "sc-ttfs"):
+        p.add_argument(f"--{coding}-steps", type=_windows, help=f"windows T to try for {coding}, ascending "
+                       "(first lossless one is kept)")
+    p.add_argument("--tolerance", type=float, default=0.0, help="accuracy points below the ANN that still count "
+                   "as lossless (default 0)")
+    p.add_argument("--finetune-epochs", type=int, help="threshold fine-tuning epochs for ttfs / sc-ttfs")
+    p.add_argument("--eval-samples", type=int, help="test samples to evaluate (default: whole test split)")
+    p.set_defaults(func=cmd_codings)
 
     p = sub.add_parser("run", parents=[common], help="run a Loihi build on the golden simulator and/or Lava")
     p.add_argument("build", type=Path, help="build folder written by 'compile --target loihi2' (or loihi1)")

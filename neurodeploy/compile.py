@@ -8,6 +8,7 @@ renamed into place, so a failed compile leaves no partial output.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -129,7 +130,7 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -
     from neurodeploy.backends import get_backend
     from neurodeploy.report import build_report
 
-    _check_output(request.output)
+    check_output(request.output)
     backend = get_backend(request.target)
     conversion = request.conversion_config(backend)
     target_passes = backend.passes()
@@ -187,9 +188,26 @@ def _compile_deployed(request: CompileRequest, loaded, backend, steps: _Steps) -
     return report
 
 
-def _check_output(out: Path) -> None:
+def check_output(out: Path) -> None:
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / BUILD_MARKER).exists())):
         raise InputError(f"{out} exists and is not a neurodeploy build folder; choose another -o")
+
+
+@contextlib.contextmanager
+def staged_folder(out: Path):
+    """Yield a hidden temporary folder beside ``out`` that replaces ``out`` only when the block succeeds."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_build(out: Path, files: dict) -> None:
@@ -197,12 +215,7 @@ def write_build(out: Path, files: dict) -> None:
     replacing an earlier build."""
     from neurodeploy.ir.onnx_file import save_onnx
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with staged_folder(out) as tmp:
         for name, content in files.items():
             if isinstance(content, str):
                 (tmp / name).write_text(content)
@@ -210,11 +223,6 @@ def write_build(out: Path, files: dict) -> None:
                 content(tmp / name)
             else:
                 save_onnx(content, tmp / name)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def request_dict(request: CompileRequest) -> dict:
@@ -235,13 +243,9 @@ def compile_all(request: CompileRequest, say: Callable[[str], None] = print) -> 
     from neurodeploy.errors import NeurodeployError
     from neurodeploy.report.targets import summary_report
 
-    _check_output(request.output)
-    out = Path(request.output)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    check_output(request.output)
     reports: dict[str, dict | str] = {}
-    try:
+    with staged_folder(request.output) as tmp:
         for target in BACKENDS:
             say(f"== {target}")
             try:
@@ -253,11 +257,6 @@ def compile_all(request: CompileRequest, say: Callable[[str], None] = print) -> 
         files = _report_files_summary(summary)
         for name, text in files.items():
             (tmp / name).write_text(text)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return summary
 
 

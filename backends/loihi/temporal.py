@@ -102,7 +102,7 @@ class _TemporalLowering:
         tables = [np.rint(c * scale) for c in (enc, cal) if c is not None]
         floored = int(sum((t < 1).sum() for t in tables))
         ints = [tuple(int(v) for v in np.maximum(t, 1)) for t in tables]
-        attrs = {"threshold_enc": ints[0], "threshold_cal": ints[1] if len(ints) > 1 else ()}
+        attrs = {"threshold_enc": ints[0], **({"threshold_cal": ints[1]} if len(ints) > 1 else {})}
         return attrs, min(min(t) for t in ints), floored
 
     def decode_tables(self, sender: Node, scale: float, weight_scale: float) -> tuple[dict, int]:
@@ -115,7 +115,8 @@ class _TemporalLowering:
         tables = [np.rint(t * 2 ** shift) for t in per_unit]
         clipped = int(sum((t > self.lut_max).sum() for t in tables))
         ints = [tuple(int(v) for v in np.clip(t, 0, self.lut_max)) for t in tables]
-        return {"decode_shift": shift, "decode_enc": ints[0], "decode_cal": ints[1] if len(ints) > 1 else ()}, clipped
+        tables = {"decode_shift": shift, "decode_enc": ints[0], **({"decode_cal": ints[1]} if len(ints) > 1 else {})}
+        return tables, clipped
 
     def synapse(self, weighted: Node, value: str, q: np.ndarray, suffix: str, mode: str) -> Node:
         current = self.g.unique_name(f"{weighted.name}{suffix}_current")
