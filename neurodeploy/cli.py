@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="time steps T: of the SNN for rate coding (default 32; truenorth 64), "
                    "of each layer's window for ttfs / sc-ttfs")
     p.add_argument("--finetune-epochs", type=int, help="epochs of threshold fine-tuning for ttfs / sc-ttfs "
-                   "(default 20; 0 = thresholds from activation statistics only)")
+                   "(default 10; 0 = thresholds from activation statistics only)")
     p.add_argument("--percentile", type=float,
                    help="activation percentile for thresholds (default 99.9; the Loihi targets use 100)")
     p.add_argument("--reset", choices=("subtract", "zero"), help="IF reset (default subtract; Loihi: zero)")

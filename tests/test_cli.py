@@ -18,7 +18,7 @@ def test_main_job_compiles_the_default_model(run_cli, tmp_path):
     out = tmp_path / "build"
     code, stdout, stderr = run_cli("compile", "-o", out, "--steps", "32")
     assert code == 0, stderr
-    assert "ANN accuracy" in stdout and "SNN accuracy (float, T=32)" in stdout
+    assert "ANN accuracy" in stdout and "SNN accuracy (float, rate, T=32)" in stdout
     assert "[6/6] write" in stderr  # numbered progress lines
     assert sorted(p.name for p in out.iterdir()) == ["ann.onnx", "passes.log", "report.json", "report.md", "snn.onnx"]
     report = json.loads((out / "report.json").read_text())

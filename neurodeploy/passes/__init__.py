@@ -38,7 +38,7 @@ class ConversionConfig:
     readout: str = "membrane"
     maxpool: str = "error"
     ttfs_range: float = 32.0
-    finetune_epochs: int = 20
+    finetune_epochs: int = 10
     finetune_lr: float = 0.001
     finetune_batch: int = 64
     seed: int = 0
