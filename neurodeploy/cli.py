@@ -11,6 +11,7 @@ from pathlib import Path
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
+CODINGS = ("rate", "ttfs", "sc-ttfs")
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -177,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--definition", help="model definition of a .pt checkpoint: zoo name or file.py:Class")
     p.add_argument("--input-shape", type=_shape, help="per-sample input shape, e.g. 1,8,8")
     p.add_argument("--dataset", help="'digits' or a .npz file with x_train, y_train, x_test, y_test")
-    p.add_argument("--coding", choices=("rate", "ttfs", "sc-ttfs"), help="spike coding (default rate; "
+    p.add_argument("--coding", choices=CODINGS, help="spike coding (default rate; "
                    "ttfs / sc-ttfs: time-to-first-spike, papers/001)")
     p.add_argument("--steps", type=int, help="time steps T: of the SNN for rate coding (default 32; truenorth 64), "
                    "of each layer's window for ttfs / sc-ttfs")
@@ -200,8 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default="loihi2", help="target whose simulator measures accuracy (default loihi2)")
     p.add_argument("--definition", help="model definition of a .pt checkpoint")
     p.add_argument("--dataset", help="'digits' or a .npz file")
-    p.add_argument("--codings", nargs="+", choices=("rate", "ttfs", "sc-ttfs"), default=["rate", "ttfs", "sc-ttfs"])
-    for coding in ("rate", "ttfs", "sc-ttfs"):
+    p.add_argument("--codings", nargs="+", choices=CODINGS, default=list(CODINGS))
+    for coding in CODINGS:
         p.add_argument(f"--{coding}-steps", type=_windows, help=f"windows T to try for {coding}, ascending "
                        "(first lossless one is kept)")
     p.add_argument("--tolerance", type=float, default=0.0, help="accuracy points below the ANN that still count "

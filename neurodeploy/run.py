@@ -43,7 +43,8 @@ def _trains(g) -> dict[str, list[str]]:
 def _run_one(runner: str, g, x: np.ndarray) -> tuple[dict, float]:
     from neurodeploy.ir import reference
 
-    keep = [v for n in g.find(*SPIKING) for v in _trains(g)[n.name]]
+    trains = _trains(g)
+    keep = [v for n in g.find(*SPIKING) for v in trains[n.name]]
     start = time.perf_counter()
     if runner == "golden":
         out = reference.run(g, {next(iter(g.inputs)): x}, keep)
@@ -86,6 +87,7 @@ def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
     readout = g.outputs[0]
     result = {"build": str(build), "target": report["target"], "samples": count, "steps": g.meta["num_steps"],
               "runners": {}, "per_sample": [{"label": None if y is None else int(y[i])} for i in range(count)]}
+    trains = _trains(g)
     outputs = {}
     for runner in runners:
         say(f"running {count} samples x {g.meta['num_steps']} steps on {runner} ...")
@@ -93,7 +95,7 @@ def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
         outputs[runner] = out
         scores = out[readout].sum(axis=0) if g.types[readout].timed else out[readout]  # spikes: counts
         predictions = scores.reshape(count, -1).argmax(axis=1)
-        spikes = {n.name: sum(out[v].reshape(out[v].shape[0], count, -1).sum(axis=(0, 2)) for v in _trains(g)[n.name])
+        spikes = {n.name: sum(out[v].reshape(out[v].shape[0], count, -1).sum(axis=(0, 2)) for v in trains[n.name])
                   for n in g.find(*SPIKING)}
         result["runners"][runner] = {
             "accuracy": None if y is None else float((predictions == y).mean()), "seconds": seconds,

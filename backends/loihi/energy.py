@@ -15,11 +15,10 @@ from __future__ import annotations
 from neurodeploy.backends.loihi.mapping import (
     NEURON_OPS,
     SPIKING_NEURON_OPS,
-    spike_source,
+    spike_train,
     synapse_counts,
     synapse_nodes,
 )
-from neurodeploy.passes.layers import upstream_of
 from neurodeploy.ir.graph import Graph
 
 
@@ -29,10 +28,8 @@ def _synops_per_spike(g: Graph) -> dict[str, float]:
     per_train: dict[str, dict[str, float]] = {}
     for neuron in g.find(*NEURON_OPS):
         for syn in synapse_nodes(g, neuron):
-            source = spike_source(g, syn.inputs[0])
+            source, train = spike_train(g, syn.inputs[0])
             if source is not None:
-                producer, chain = upstream_of(g, syn.inputs[0])
-                train = chain[0].inputs[0] if chain else syn.inputs[0]
                 trains = per_train.setdefault(source, {})
                 trains[train] = trains.get(train, 0.0) + synapse_counts(g, syn)[0] / max(g.types[syn.inputs[0]].size, 1)
     return {source: sum(trains.values()) / len(trains) for source, trains in per_train.items()}

@@ -21,10 +21,10 @@ from neurodeploy.backends.loihi.lava_run import (
     synapse_process,
     to_lava_layout,
 )
+from neurodeploy.backends.loihi.mapping import spike_train
 from neurodeploy.errors import UnsupportedError
 from neurodeploy.ir.graph import Graph, Node
 from neurodeploy.ir.ops.loihi_temporal import ttfs_step
-from neurodeploy.passes.layers import upstream_of
 
 _TABLES = ("decode_enc", "decode_cal", "threshold_enc", "threshold_cal")
 
@@ -110,12 +110,11 @@ def _neuron_process(g: Graph, node: Node):
 
 def _sender_port(g: Graph, neurons: dict, value: str):
     """The Lava OutPort whose spikes reach ``value`` through Flatten/Reshape, and whether they were flattened."""
-    producer, chain = upstream_of(g, value)
-    if producer is None or producer.op != "LoihiTTFS":
+    source, train = spike_train(g, value)
+    if source is None or g.node(source).op != "LoihiTTFS":
         raise UnsupportedError(f"value '{value}' does not come from a LoihiTTFS layer; Lava cannot wire it")
-    train = chain[0].inputs[0] if chain else value
-    process = neurons[producer.name]
-    return (process.s_enc if train == producer.outputs[0] else process.s_cal), bool(chain)
+    process = neurons[source]
+    return (process.s_enc if train == g.node(source).outputs[0] else process.s_cal), train != value
 
 
 def _build(g: Graph, steps: int):

@@ -87,10 +87,17 @@ def _layer_cores(name: str, neurons: int, synapses: int, fan_in: int, inputs: in
     return max(1, need[resource]), resource, violations
 
 
+def spike_train(g: Graph, value: str) -> tuple[str | None, str]:
+    """The on-chip layer whose spikes reach ``value`` through Flatten/Reshape (None if none), and which of its
+    outputs they are (a TTFS layer sends two trains)."""
+    producer, chain = upstream_of(g, value)
+    train = chain[0].inputs[0] if chain else value
+    return (producer.name if producer is not None and producer.op in NEURON_OPS else None), train
+
+
 def spike_source(g: Graph, value: str) -> str | None:
     """The on-chip layer whose spikes reach ``value`` (through Flatten/Reshape), if any."""
-    producer = upstream_of(g, value)[0]
-    return producer.name if producer is not None and producer.op in NEURON_OPS else None
+    return spike_train(g, value)[0]
 
 
 def source_layer(g: Graph, layer: str) -> str | None:

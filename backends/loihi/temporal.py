@@ -79,7 +79,7 @@ def _layers(g: Graph) -> tuple[list[_Layer], list[str]]:
 
 class _TemporalLowering:
     def __init__(self, g: Graph, ctx) -> None:
-        self.g, self.spec = g, ctx.spec
+        self.g = g
         self.num = LoihiNumerics.from_spec(ctx.spec)
         self.state_bits = int(ctx.spec.value("numerics.state_bits"))
         self.lut_max = 2 ** int(ctx.spec.value("temporal.lut_bits")) - 1
@@ -175,8 +175,7 @@ class _TemporalLowering:
             bias_clipped = int((np.abs(np.rint(per_neuron)) > self.limit).sum())
             bias_value = self.g.add_param(f"{weighted.name}.v0", np.clip(np.rint(per_neuron), -self.limit,
                                                                             self.limit).astype(np.int64))
-        if neuron is None:
-            attrs["encode_start"] = index * window  # its decoding window is the last sender's window
+        if neuron is None:  # the readout's decoding window is the last sender's window
             nodes.append(Node("LoihiTTFSReadout", self.g.unique_name(f"{weighted.name}_readout"),
                               currents + [bias_value], list(weighted.outputs), attrs))
             smallest, floored = 0, 0
@@ -216,5 +215,5 @@ def lower_temporal_to_loihi(g: Graph, ctx) -> Graph:
     g.nodes = nodes
     g.drop_unused_params()
     g.meta.update({"quantization": lw.report, "loihi_unlowered": {}, "num_steps": total_steps,
-                   "latency_steps": total_steps, "window": window, "coding": g.meta.get("coding")})
+                   "latency_steps": total_steps, "window": window})
     return infer_shapes(g)

@@ -48,6 +48,20 @@ def activation_thresholds(g: Graph, values: list[str], x: np.ndarray, percentile
     return {v: float(np.percentile(collected[v], percentile)) if collected[v].size else 0.0 for v in values}
 
 
+def relu_thresholds(g: Graph, ctx, coding: str) -> dict[str, float]:
+    """Per ReLU output value, the activation percentile that becomes its layer's threshold; InputError without
+    calibration inputs, UnsupportedError listing every ReLU with no positive activation (a layer that never spikes)."""
+    if ctx.calibration is None:
+        raise InputError(f"{coding} conversion needs calibration inputs for its thresholds: give a dataset")
+    relus = g.find("Relu")
+    thresholds = activation_thresholds(g, [r.outputs[0] for r in relus], ctx.calibration, ctx.conversion.percentile)
+    dead = [f"{r}: no positive activation on {len(ctx.calibration)} calibration samples" for r in relus
+            if thresholds[r.outputs[0]] <= 0]
+    if dead:
+        raise UnsupportedError("layers that would never spike (threshold 0):", dead)
+    return thresholds
+
+
 def _encoder(g: Graph, input_name: str, cfg) -> Node:
     out = g.unique_name(f"{input_name}_spikes" if cfg.encoding != "direct" else f"{input_name}_steps")
     if cfg.encoding == "direct":
@@ -68,14 +82,8 @@ def balance_thresholds(g: Graph, ctx) -> Graph:
     readouts on the outputs. Keeps: argmax of the outputs close to the ANN's (measured, not exact).
     """
     cfg = ctx.conversion
-    if ctx.calibration is None:
-        raise InputError("rate conversion needs calibration inputs for threshold balancing: give a dataset")
     relus = g.find("Relu")
-    thresholds = activation_thresholds(g, [r.outputs[0] for r in relus], ctx.calibration, cfg.percentile)
-    dead = [f"{r}: no positive activation on {len(ctx.calibration)} calibration samples" for r in relus
-            if thresholds[r.outputs[0]] <= 0]
-    if dead:
-        raise UnsupportedError("layers that would never spike (threshold 0):", dead)
+    thresholds = relu_thresholds(g, ctx, "rate")
     g = g.copy()
     for name in list(g.inputs):
         g.insert_after(name, _encoder(g, name, cfg))

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import math
 
-from neurodeploy.errors import InputError, UnsupportedError
 from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph, Node
-from neurodeploy.passes.convert_rate import activation_thresholds
+from neurodeploy.passes.convert_rate import relu_thresholds
 
 
 def initial_curves(lam: float, steps: int, calibration: bool, value_range: float) -> dict:
@@ -33,14 +32,8 @@ def convert_to_temporal(g: Graph, ctx) -> Graph:
     Requires: ``ctx.calibration``; no MaxPool. Keeps: argmax close to the ANN's (measured after fine-tuning).
     """
     cfg = ctx.conversion
-    if ctx.calibration is None:
-        raise InputError("temporal conversion needs calibration inputs for its thresholds: give a dataset")
     relus = g.find("Relu")
-    lams = activation_thresholds(g, [r.outputs[0] for r in relus], ctx.calibration, cfg.percentile)
-    dead = [f"{r}: no positive activation on {len(ctx.calibration)} calibration samples" for r in relus
-            if lams[r.outputs[0]] <= 0]
-    if dead:
-        raise UnsupportedError("layers that would never spike (threshold 0):", dead)
+    lams = relu_thresholds(g, ctx, cfg.coding)
     g = g.copy()
     calibration = cfg.coding == "sc-ttfs"
     for relu in g.find("Relu"):
@@ -56,11 +49,6 @@ def convert_to_temporal(g: Graph, ctx) -> Graph:
     g.meta["coding"] = cfg.coding
     g.meta["latency_steps"] = cfg.num_steps * len(relus)  # layers x T: one window per spiking layer, pipelined
     return infer_shapes(g)
-
-
-def encoders_and_decoders(g: Graph) -> list[tuple[Node, list[Node]]]:
-    """Each TTFS/SCTTFS neuron with the TTFSDecode nodes reading its spikes."""
-    return [(n, [c for c in g.consumers(n.outputs[0]) if c.op == "TTFSDecode"]) for n in g.find("TTFS", "SCTTFS")]
 
 
 def set_curves(g: Graph, neuron: Node, curves: dict) -> None:

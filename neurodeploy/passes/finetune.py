@@ -82,6 +82,8 @@ class TorchSNN:
             a, steps = self.attrs[n.name], self.attrs[n.name]["num_steps"]
             cal = _Curve(torch, a["alpha_c"], a["beta_c"], a["k_c"], steps) if n.op == "SCTTFS" else None
             self.curves[n.name] = (_Curve(torch, a["alpha"], a["beta"], a["k"], steps), cal)
+        weighted = {v for n in g.find("Conv", "Gemm") for v in n.inputs[1:]}  # held below as trainable copies
+        self.constants = {v: torch.tensor(p, dtype=torch.float64) for v, p in g.params.items() if v not in weighted}
         self.weights, self.scales, self.shifts = {}, {}, {}
         for n in g.find("Conv", "Gemm"):
             w = g.param_of(n, 1)
@@ -129,10 +131,10 @@ class TorchSNN:
         return args[0]  # Dropout, Identity; TTFSDecode reads the neuron's decoded value
 
     def forward(self, x):
-        env = {next(iter(self.g.inputs)): x}
+        env = {next(iter(self.g.inputs)): x, **self.constants}
         for n in self.g.nodes:
-            args = [self.torch.tensor(self.g.params[v], dtype=self.torch.float64) if v in self.g.params else env[v]
-                    for v in n.inputs if v]
+            reads = n.inputs[:1] if n.op in ("Conv", "Gemm") else n.inputs  # weights: self.weights
+            args = [env[v] for v in reads if v]
             value = self._apply(n, args)
             env.update({v: value for v in n.outputs})  # a TTFS neuron's spike outputs all stand for its value
         return env[self.g.outputs[0]]

@@ -53,24 +53,25 @@ def ttfs_step(t: int, v: np.ndarray, sent: np.ndarray, a_enc, a_cal, attrs: dict
     return fire_enc, fire_cal
 
 
-def _shape_and_steps(node, types, params, attrs) -> tuple[tuple, bool]:
+def _neuron_shape(node, types, params, attrs) -> tuple:
+    """The neurons' shape (from the bias), after checking the currents and decoding tables against it."""
     currents = [t for t in types[:2] if t is not None]
-    bias = types[2] if types[2] is not None else None
+    bias = types[2]
     shape = bias.shape if bias is not None else params[2].shape if params[2] is not None else None
     if shape is None:
         raise GraphError(f"{node}: needs a bias input (per-neuron parameter or per-sample host value)")
     for t in currents:
         if not t.timed or t.shape != shape:
             raise GraphError(f"{node}: input current {t} does not match neurons {list(shape)}")
-    if (len(attrs["decode_enc"]) if currents else 0) != (attrs["window"] if currents else 0):
+    if currents and len(attrs["decode_enc"]) != attrs["window"]:
         raise GraphError(f"{node}: decode_enc has {len(attrs['decode_enc'])} entries for a window of {attrs['window']}")
     if len(currents) == 2 and len(attrs["decode_cal"]) != attrs["window"]:
         raise GraphError(f"{node}: a calibration input needs decode_cal with {attrs['window']} entries")
-    return shape, bool(currents)
+    return shape
 
 
 def _neuron_infer(node, types, params, attrs):
-    shape, _ = _shape_and_steps(node, types, params, attrs)
+    shape = _neuron_shape(node, types, params, attrs)
     for name in ("threshold_enc", "threshold_cal"):
         if attrs[name] and len(attrs[name]) != attrs["window"]:
             raise GraphError(f"{node}: {name} has {len(attrs[name])} entries for a window of {attrs['window']}")
@@ -83,7 +84,7 @@ def _neuron_infer(node, types, params, attrs):
 
 
 def _readout_infer(node, types, params, attrs):
-    shape, _ = _shape_and_steps(node, types, params, attrs)
+    shape = _neuron_shape(node, types, params, attrs)
     return [TensorType(shape, "float32")]
 
 
