@@ -1,17 +1,91 @@
-"""The ``neurodeploy`` command line: compile, inspect, targets.
+"""The ``neurodeploy`` command line: compile, codings, run, inspect, report, targets.
 
-User errors print as ``error: ...`` (one line per problem) with exit code 2 and no traceback; ``--debug``
-shows the traceback. Unexpected failures exit with 3.
+User errors print as ``error: ...`` (one line per problem) with exit code 2 and no traceback; ``--debug`` (before
+or after the sub-command) shows the traceback. Options are checked when they are parsed, before any work starts.
+Unexpected failures exit with 3; SIGINT and SIGTERM unwind (temporary folders are removed) and exit 130 / 143.
 """
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
 from pathlib import Path
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 CODINGS = ("rate", "ttfs", "sc-ttfs")
+MAX_STEPS = 1_000_000  # beyond any use of these chips; the memory check after import gives the real bound
+MAX_INPUT_ELEMENTS = 50_000_000  # per sample: 200 MB of float32 before a single layer runs
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the toolkit's error format: the usage line, then ``error: ...``, exit 2."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USER_ERROR, f"error: {self.prog}: {message}\n")
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+
+
+def _positive(text: str) -> int:
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive count")
+    return value
+
+
+def _steps(text: str) -> int:
+    value = _positive(text)
+    if value > MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"{value} steps is more than the {MAX_STEPS} neurodeploy simulates")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+    return value
+
+
+def _percentile(text: str) -> float:
+    value = _finite(text)
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is not a percentile in (0, 100]")
+    return value
+
+
+def _v_init(text: str) -> float:
+    value = _finite(text)
+    if not -1 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a fraction of the threshold in [-1, 1]")
+    return value
+
+
+def _tolerance(text: str) -> float:
+    value = _finite(text)
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is not a number of accuracy points in [0, 100]")
+    return value
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -21,6 +95,9 @@ def _shape(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"'{text}' is not a shape like 1,8,8") from None
     if not shape or min(shape) < 1:
         raise argparse.ArgumentTypeError(f"'{text}' is not a shape like 1,8,8")
+    if math.prod(shape) > MAX_INPUT_ELEMENTS:
+        raise argparse.ArgumentTypeError(f"{text} holds {math.prod(shape)} values per sample, more than the "
+                                         f"{MAX_INPUT_ELEMENTS} neurodeploy accepts")
     return shape
 
 
@@ -46,8 +123,14 @@ def cmd_compile(args) -> int:
         from neurodeploy.compile import compile_all
         from neurodeploy.report.targets import render_targets_text
 
-        print(render_targets_text(compile_all(request, say=_say)))
+        summary = compile_all(request, say=_say)
+        print(render_targets_text(summary))
         print(f"\nbuilds written to {request.output}/<target>/ and the table to {request.output}/report.json")
+        failed = summary["failed_targets"]
+        if failed:
+            _say(f"error: {len(failed)} of {len(summary['targets'])} targets failed ({', '.join(failed)}); "
+                 "their errors are listed above")
+            return EXIT_USER_ERROR
         return 0
     report = compile_model(request, say=_say)
     print(render_text(report))
@@ -87,20 +170,9 @@ def cmd_codings(args) -> int:
 
 def cmd_report(args) -> int:
     """Re-print the report of a build folder (one target, or the table of --target all)."""
-    import json
+    from neurodeploy.report.schema import load_build_report, render_any
 
-    from neurodeploy.errors import InputError
-    from neurodeploy.report import render_text
-    from neurodeploy.report.targets import render_targets_text
-
-    path = args.build / "report.json"
-    if not path.is_file():
-        raise InputError(f"{args.build} is not a build folder (no report.json)")
-    try:
-        report = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from e
-    print(render_targets_text(report) if "targets" in report else render_text(report))
+    print(render_any(load_build_report(args.build)))
     return 0
 
 
@@ -150,14 +222,13 @@ def cmd_targets(args) -> int:
 
 
 def cmd_run(args) -> int:
-    import json
-
-    from neurodeploy.run import RUNNERS, render_run, run_build
+    from neurodeploy.run import RUNNERS, check_results_path, render_run, run_build, write_results
 
     runners = list(RUNNERS) if args.backend == "both" else [args.backend]
-    result = run_build(args.build, runners, args.samples, say=_say)
     out = args.output or args.build / f"run-{args.backend}.json"
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    check_results_path(out)
+    result = run_build(args.build, runners, args.samples, say=_say)
+    write_results(out, result)
     print(render_run(result))
     print(f"\nper-sample results written to {out}")
     disagree = [k for k, v in result.get("agreement", {}).items() if v["differing_entries"]]
@@ -165,10 +236,16 @@ def cmd_run(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    parser = argparse.ArgumentParser(prog="neurodeploy", parents=[common],
+    from neurodeploy import __version__
+
+    # the sub-commands' --debug leaves the attribute alone unless given, so '--debug compile' and 'compile --debug'
+    # both work (a plain default would reset what the main parser had set)
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
+    parser = _Parser(prog="neurodeploy",
                                      description="Deploy PyTorch/ONNX networks onto neuromorphic chips.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"neurodeploy {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("compile", parents=[common], help="import, convert to an SNN, simulate, report")
@@ -180,19 +257,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="'digits' or a .npz file with x_train, y_train, x_test, y_test")
     p.add_argument("--coding", choices=CODINGS, help="spike coding (default rate; "
                    "ttfs / sc-ttfs: time-to-first-spike, papers/001)")
-    p.add_argument("--steps", type=int, help="time steps T: of the SNN for rate coding (default 32; truenorth 64), "
+    p.add_argument("--steps", type=_steps, help="time steps T: of the SNN for rate coding (default 32; truenorth 64), "
                    "of each layer's window for ttfs / sc-ttfs")
-    p.add_argument("--finetune-epochs", type=int, help="epochs of threshold fine-tuning for ttfs / sc-ttfs "
+    p.add_argument("--finetune-epochs", type=_non_negative, help="epochs of threshold fine-tuning for ttfs / sc-ttfs "
                    "(default 10; 0 = thresholds from activation statistics only)")
-    p.add_argument("--percentile", type=float,
+    p.add_argument("--percentile", type=_percentile,
                    help="activation percentile for thresholds (default 99.9; the Loihi targets use 100)")
     p.add_argument("--reset", choices=("subtract", "zero"), help="IF reset (default subtract; Loihi: zero)")
-    p.add_argument("--v-init", type=float, help="initial membrane potential / threshold (default 0.5)")
+    p.add_argument("--v-init", type=_v_init, help="initial membrane potential / threshold, in [-1, 1] "
+                   "(default 0.5)")
     p.add_argument("--encoding", choices=("direct", "bernoulli", "poisson"))
     p.add_argument("--maxpool", choices=("error", "avg"), help="MaxPool: refuse (default) or replace by "
                    "average pooling")
-    p.add_argument("--calibration-samples", type=int, default=512)
-    p.add_argument("--eval-samples", type=int, help="test samples to evaluate (default: whole test split)")
+    p.add_argument("--calibration-samples", type=_positive, default=512,
+                   help="training samples that set the thresholds (default 512)")
+    p.add_argument("--eval-samples", type=_positive, help="test samples to evaluate (default: whole test split)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("codings", parents=[common], help="rate vs TTFS vs SC-TTFS on one target (papers/001 Table 2)")
@@ -205,16 +284,16 @@ def build_parser() -> argparse.ArgumentParser:
     for coding in CODINGS:
         p.add_argument(f"--{coding}-steps", type=_windows, help=f"windows T to try for {coding}, ascending "
                        "(first lossless one is kept)")
-    p.add_argument("--tolerance", type=float, default=0.0, help="accuracy points below the ANN that still count "
+    p.add_argument("--tolerance", type=_tolerance, default=0.0, help="accuracy points below the ANN that still count "
                    "as lossless (default 0)")
-    p.add_argument("--finetune-epochs", type=int, help="threshold fine-tuning epochs for ttfs / sc-ttfs")
-    p.add_argument("--eval-samples", type=int, help="test samples to evaluate (default: whole test split)")
+    p.add_argument("--finetune-epochs", type=_non_negative, help="threshold fine-tuning epochs for ttfs / sc-ttfs")
+    p.add_argument("--eval-samples", type=_positive, help="test samples to evaluate (default: whole test split)")
     p.set_defaults(func=cmd_codings)
 
     p = sub.add_parser("run", parents=[common], help="run a Loihi build on the golden simulator and/or Lava")
     p.add_argument("build", type=Path, help="build folder written by 'compile --target loihi2' (or loihi1)")
     p.add_argument("--backend", choices=("golden", "lava", "both"), default="both")
-    p.add_argument("--samples", type=int, default=20, help="test samples to run (default 20)")
+    p.add_argument("--samples", type=_positive, default=20, help="test samples to run (default 20)")
     p.add_argument("-o", "--output", type=Path, help="JSON results (default BUILD/run-BACKEND.json)")
     p.set_defaults(func=cmd_run)
 
@@ -231,10 +310,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that every cleanup (temporary build folders) runs."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     from neurodeploy.errors import NeurodeployError
 
-    args = build_parser().parse_args(argv)
+    import threading
+
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, --version and option errors (already printed) end here, in-process too
+        return e.code if isinstance(e.code, int) else EXIT_USER_ERROR
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return args.func(args)
     except NeurodeployError as e:
@@ -244,12 +338,24 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    except MemoryError:
+        if args.debug:
+            raise
+        print("error: ran out of memory; try fewer --steps, --eval-samples or --calibration-samples",
+              file=sys.stderr)
+        return EXIT_USER_ERROR
     except Exception as e:  # a bug: say so plainly, keep the traceback for --debug
         if args.debug:
             raise
         print(f"internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", file=sys.stderr)
         return EXIT_INTERNAL_ERROR
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

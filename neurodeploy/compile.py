@@ -3,24 +3,22 @@
     model -> IR (front-end) -> 'canonicalize' passes -> 'rate' conversion passes -> backend passes
           -> backend.check -> evaluate ANN and SNN on the test split -> backend.estimate -> build folder
 
-The build folder is written only when everything succeeded: files go to a hidden temporary folder that is
-renamed into place, so a failed compile leaves no partial output.
+The build folder is written only when everything succeeded, and replaces an earlier build atomically
+(neurodeploy.buildfolder), so a failed or killed compile leaves no partial output. Wall-clock timings go to
+``timings.json``; every other file of two compiles of the same input is byte-identical.
 """
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from neurodeploy.buildfolder import check_output, report_json, staged_folder, write_build
 from neurodeploy.errors import InputError, UnsupportedError
 from neurodeploy.passes import ConversionConfig, PassContext, run_passes, stage
 
-BUILD_MARKER = "report.json"
 DEFAULT_STEPS = 32  # lossless for the digits models on the reference simulator; a target may ask for more
 
 
@@ -59,6 +57,35 @@ class _Steps:
         return result
 
 
+def available_memory_bytes() -> int | None:
+    """Memory the kernel says is available now (MemAvailable), or None where it does not say."""
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    with_pages = [os.sysconf(k) if k in os.sysconf_names else -1 for k in ("SC_AVPHYS_PAGES", "SC_PAGE_SIZE")]
+    return with_pages[0] * with_pages[1] if min(with_pages) > 0 else None
+
+
+SPIKE_STATE_BYTES = 16  # per neuron and step while one sample runs: an 8-byte state and its spikes/current
+
+
+def check_steps_fit(graph, num_steps: int, name: str) -> None:
+    """Refuse a number of steps whose spike trains for a single sample would not fit in memory (the evaluation
+    runs at least one sample at a time, holding every value for every step), saying how much it would need."""
+    from neurodeploy.ir.check import infer_shapes
+
+    values = sum(t.size for t in infer_shapes(graph.copy()).types.values())
+    needed = values * num_steps * SPIKE_STATE_BYTES
+    available = available_memory_bytes()
+    if available is not None and needed > available:
+        raise InputError(f"--steps {num_steps}: one sample of {name} at T={num_steps} needs about "
+                         f"{needed / 2**30:.1f} GiB ({values} values x {num_steps} steps x {SPIKE_STATE_BYTES} bytes), "
+                         f"more than the {available / 2**30:.1f} GiB of memory available; choose a smaller T")
+
+
 def _check_input_shape(graph, dataset) -> None:
     (name, t), = graph.inputs.items()
     if t.shape != dataset.input_shape:
@@ -67,7 +94,7 @@ def _check_input_shape(graph, dataset) -> None:
 
 
 def _import(request: CompileRequest):
-    from neurodeploy.data import load_dataset
+    from neurodeploy.data import label_problems, load_dataset
     from neurodeploy.frontend import load_model
 
     loaded = load_model(request.model, request.definition, request.input_shape)
@@ -81,6 +108,13 @@ def _import(request: CompileRequest):
                          "give --dataset digits or --dataset FILE.npz")
     dataset = load_dataset(dataset_name)
     _check_input_shape(loaded.graph, dataset)
+    output = loaded.graph.outputs[0]
+    scores = loaded.graph.types[output].shape  # the prediction is the argmax over the first axis
+    if not scores:
+        raise UnsupportedError(f"{loaded.name}: output '{output}' has no class axis (per-sample shape [])")
+    problems = label_problems(dataset, scores[0])
+    if problems:
+        raise InputError(f"data set '{dataset.name}' does not fit model {loaded.name}:", problems)
     return loaded, dataset
 
 
@@ -114,7 +148,7 @@ def _require_deployable(backend, g, name: str) -> None:
 def _report_files(report: dict) -> dict:
     from neurodeploy.report import render_markdown
 
-    return {"report.json": json.dumps(report, indent=2, default=str) + "\n", "report.md": render_markdown(report)}
+    return {"report.md": render_markdown(report)}
 
 
 def check_activity(float_snn, deployed) -> None:
@@ -138,6 +172,7 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -
     loaded, dataset = steps.run(f"import {request.model}", _import, request)
     if loaded.deployed:
         return _compile_deployed(request, loaded, backend, steps)
+    check_steps_fit(loaded.graph, conversion.num_steps, loaded.name)
     ctx = PassContext(conversion, calibration=dataset.x_train[: request.calibration_samples], spec=backend.spec,
                       training=(dataset.x_train, dataset.y_train))
     ann = steps.run("canonicalize (fold BatchNorm, ...)", run_passes, loaded.graph, stage("canonicalize"), ctx)
@@ -157,13 +192,13 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -
     check_activity(results["snn"], results["deployed"])
     estimate = steps.run(f"estimate ({request.target})", backend.estimate, deployed, results["deployed"])
     report = build_report(loaded.name, request, conversion, backend.spec, graphs, results, estimate, dataset.name,
-                          steps.timings)
+                          {"steps": steps.timings, "passes": ctx.timings})
     report["dataset_source"] = request.dataset or loaded.dataset
     files = {"ann.onnx": ann, "snn.onnx": snn, **_report_files(report), "passes.log": "\n".join(ctx.log) + "\n"}
     if target_passes:
         files["deployed.onnx"] = deployed
     files.update(backend.artifacts(deployed, estimate))
-    steps.run(f"write {request.output}", write_build, request.output, files)
+    steps.run(f"write {request.output}", write_build, request.output, files, report, steps.say)
     return report
 
 
@@ -181,87 +216,47 @@ def _compile_deployed(request: CompileRequest, loaded, backend, steps: _Steps) -
                          backend.simulate, backend.counters(g))
     estimate = steps.run(f"estimate ({request.target})", backend.estimate, g, activity)
     report = build_report(loaded.name, request, None, backend.spec, {"deployed": g}, {"deployed": activity},
-                          estimate, f"seeded input ({request.activity_samples} samples)", steps.timings)
+                          estimate, f"seeded input ({request.activity_samples} samples)", {"steps": steps.timings})
     report["dataset_source"] = None
     files = {"deployed.onnx": g, **_report_files(report), **backend.artifacts(g, estimate)}
-    steps.run(f"write {request.output}", write_build, request.output, files)
+    steps.run(f"write {request.output}", write_build, request.output, files, report, steps.say)
     return report
 
 
-def check_output(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / BUILD_MARKER).exists())):
-        raise InputError(f"{out} exists and is not a neurodeploy build folder; choose another -o")
-
-
-@contextlib.contextmanager
-def staged_folder(out: Path):
-    """Yield a hidden temporary folder beside ``out`` that replaces ``out`` only when the block succeeds."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def write_build(out: Path, files: dict) -> None:
-    """Write ``files`` (name -> text, Graph, or a function writing the given path) into ``out`` atomically,
-    replacing an earlier build."""
-    from neurodeploy.ir.onnx_file import save_onnx
-
-    with staged_folder(out) as tmp:
-        for name, content in files.items():
-            if isinstance(content, str):
-                (tmp / name).write_text(content)
-            elif callable(content):
-                content(tmp / name)
-            else:
-                save_onnx(content, tmp / name)
-
-
 def request_dict(request: CompileRequest) -> dict:
+    """The request as reports record it: without the output path, so that a build's files do not depend on where
+    it was written (two compiles of one input are byte-identical wherever they go)."""
     d = asdict(request)
-    d["output"] = str(request.output)
+    del d["output"]
     return d
 
 
 def compile_all(request: CompileRequest, say: Callable[[str], None] = print) -> dict:
     """Compile for every registered target into OUTPUT/<target>/ and write OUTPUT/report.json with one row per chip.
 
-    A target that cannot take the model gets a row with its error instead of figures; the folder appears only when
-    every target has been tried.
+    A target that cannot take the model gets a row with its error instead of figures (``failed_targets`` lists
+    them); the folder appears only when every target has been tried.
     """
     from dataclasses import replace
 
     from neurodeploy.backends import BACKENDS
+    from neurodeploy.buildfolder import file_hashes
     from neurodeploy.errors import NeurodeployError
-    from neurodeploy.report.targets import summary_report
+    from neurodeploy.report.targets import render_targets_markdown, summary_report
 
     check_output(request.output)
     reports: dict[str, dict | str] = {}
-    with staged_folder(request.output) as tmp:
+    with staged_folder(request.output, say) as tmp:
         for target in BACKENDS:
             say(f"== {target}")
             try:
                 reports[target] = compile_model(replace(request, target=target, output=tmp / target), say)
             except NeurodeployError as e:
                 reports[target] = "\n".join([e.headline] + [f"  {p}" for p in e.problems])
-                say(f"{target}: {reports[target]}")
+                say(f"{target}: failed (the error is listed with the table)")
         summary = summary_report(request, reports)
-        files = _report_files_summary(summary)
-        for name, text in files.items():
-            (tmp / name).write_text(text)
+        summary["failed_targets"] = [t for t, r in reports.items() if isinstance(r, str)]
+        summary["files"] = file_hashes(tmp)
+        (tmp / "report.json").write_text(report_json(summary))
+        (tmp / "report.md").write_text(render_targets_markdown(summary))
     return summary
-
-
-def _report_files_summary(summary: dict) -> dict:
-    from neurodeploy.report.targets import render_targets_markdown
-
-    return {"report.json": json.dumps(summary, indent=2, default=str) + "\n",
-            "report.md": render_targets_markdown(summary)}

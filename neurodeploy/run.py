@@ -17,16 +17,55 @@ RUNNERS = ("golden", "lava")
 
 
 def _load_build(build: Path):
+    """The checked report and deployed graph of a Loihi build; refuses damaged, mixed or non-Loihi builds."""
+    from neurodeploy.backends import BACKENDS, get_backend
+    from neurodeploy.buildfolder import read_report, verify_files
     from neurodeploy.frontend.onnx_import import load_onnx
+    from neurodeploy.report.schema import check_report
 
-    report_path, graph_path = build / "report.json", build / "deployed.onnx"
-    if not report_path.is_file():
-        raise InputError(f"{build}: not a build folder (no report.json); run 'neurodeploy compile' first")
-    report = json.loads(report_path.read_text())
-    if not report["target"].startswith("loihi") or not graph_path.is_file():
-        raise InputError(f"{build}: target '{report['target']}' has no Loihi graph to run (compile with "
-                         "--target loihi2 or loihi1)")
-    return report, load_onnx(graph_path)
+    report = check_report(read_report(build), build / "report.json")
+    if "targets" in report or "rows" in report:
+        raise InputError(f"{build}: holds one build per target or coding; run one of its sub-folders")
+    target = report["target"]
+    if not target.startswith("loihi") or target not in BACKENDS:
+        raise InputError(f"{build}: target '{target}' has no Loihi graph to run (compile with --target loihi2 or "
+                         "loihi1)")
+    verify_files(build, report, needed=("deployed.onnx",))
+    g = load_onnx(build / "deployed.onnx")
+    problems = get_backend(target).check(g)
+    steps = g.meta.get("num_steps")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        problems.append(f"its metadata gives no positive number of steps (num_steps = {steps!r})")
+    if problems:
+        raise InputError(f"{build / 'deployed.onnx'}: not a graph that target '{target}' runs:", problems)
+    return report, g
+
+
+def check_results_path(out: Path) -> None:
+    """Refuse a results file that cannot be written, before the run starts."""
+    from neurodeploy.buildfolder import output_problems
+
+    problems = output_problems(out, "results file")
+    if Path(out).is_dir():
+        problems.append(f"{out} is a folder; give a file name for the results")
+    if problems:
+        raise InputError(f"cannot write the run results to {out}:", problems)
+
+
+def write_results(out: Path, result: dict) -> None:
+    """Write the results JSON whole or not at all (a temporary file renamed over ``out``)."""
+    import os
+
+    from neurodeploy.buildfolder import report_json
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    try:
+        tmp.write_text(report_json(result))
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 SPIKING = ("LoihiLIF", "LoihiTTFS")

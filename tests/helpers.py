@@ -1,6 +1,8 @@
 """Small builders used by several test modules."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from neurodeploy.ir.check import check_graph
@@ -46,3 +48,41 @@ def leaky_snn(i_decay: float, bias: bool) -> Graph:
     ]
     check_graph(g)
     return g
+
+
+def assert_clean_failure(result, out_dir=None, *fragments: str, code: int = 2) -> None:
+    """A CLI run ``(exit code, stdout, stderr)`` that refused its input the way users are promised: exit 2, an
+    ``error:`` line, no traceback, every ``fragment`` in the message, and no build folder or stale
+    temporary folder left at ``out_dir``."""
+    exit_code, stdout, stderr = result
+    assert exit_code == code, (exit_code, stdout[-2000:], stderr[-2000:])
+    assert "\nerror: " in "\n" + stderr, stderr[-2000:]
+    assert "Traceback" not in stderr and "internal error" not in stderr, stderr[-2000:]
+    for fragment in fragments:
+        assert fragment in stderr, (fragment, stderr[-2000:])
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        assert not out_dir.exists(), sorted(p.name for p in out_dir.iterdir())
+        assert not [p for p in out_dir.parent.iterdir() if p.name.startswith(f".{out_dir.name}.")]
+
+
+def byte_mutations(data: bytes, seed: int, count: int) -> list[bytes]:
+    """``count`` seeded corruptions of ``data``: truncations, flipped bytes, overwritten runs, inserted junk."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        b = bytearray(data)
+        kind = i % 4
+        if kind == 0:
+            b = b[: int(rng.integers(0, len(b)))]
+        elif kind == 1:
+            for pos in rng.integers(0, len(b), size=int(rng.integers(1, 16))):
+                b[pos] ^= int(rng.integers(1, 256))
+        elif kind == 2:
+            start = int(rng.integers(0, len(b)))
+            b[start:start + 64] = bytes(rng.integers(0, 256, size=len(b[start:start + 64]), dtype=np.uint8))
+        else:
+            pos = int(rng.integers(0, len(b)))
+            b[pos:pos] = bytes(rng.integers(0, 256, size=int(rng.integers(1, 128)), dtype=np.uint8))
+        out.append(bytes(b))
+    return out

@@ -53,7 +53,8 @@ class PassContext:
     training: tuple[np.ndarray, np.ndarray] | None = None  # labelled inputs for passes that train (fine-tuning)
     spec: object | None = None  # the target's ChipSpec, for target passes
     check: bool = False
-    log: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)  # one line per pass (deterministic: no timings)
+    timings: list[tuple[str, float]] = field(default_factory=list)  # (pass, seconds), kept apart from the log
 
 
 Pass = Callable[[Graph, PassContext], Graph]
@@ -77,7 +78,8 @@ def run_passes(g: Graph, passes: list[Pass], ctx: PassContext) -> Graph:
                 raise type(e)(f"{where}: {e.headline}", e.problems) from e
             raise PassError(f"{where}: {e}") from e
         g.meta.setdefault("passes", []).append(pass_fn.__name__)
-        ctx.log.append(f"{pass_fn.__name__}: {len(g.nodes)} nodes, {time.perf_counter() - start:.3f} s")
+        ctx.log.append(f"{pass_fn.__name__}: {len(g.nodes)} nodes")
+        ctx.timings.append((pass_fn.__name__, round(time.perf_counter() - start, 3)))
     return g
 
 

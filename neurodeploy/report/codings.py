@@ -28,8 +28,7 @@ def _candidate(coding: str, steps: int, report: dict) -> dict:
     return {"coding": coding, "T": steps, "ann_accuracy_pct": pct(report["ann"]["accuracy"]),
             "snn_float_accuracy_pct": pct(report["snn"]["accuracy"]),
             "snn_accuracy_pct": pct(report["deployed"]["accuracy"]), "latency_steps": report["deployed"]["steps"],
-            "spikes_per_inference": round(report["deployed"]["spikes_per_inference"], 1),
-            "finetune_seconds": (report["snn"].get("finetune") or {}).get("seconds")}
+            "spikes_per_inference": round(report["deployed"]["spikes_per_inference"], 1)}
 
 
 def _choose(candidates: list[dict], tolerance: float) -> dict:
@@ -53,11 +52,12 @@ def _add_normalized_energy(rows: list[dict]) -> None:
 def compare_codings(request, sweeps: dict[str, tuple[int, ...]], tolerance: float,
                     say: Callable[[str], None] = print) -> dict:
     """Compile ``request`` with every coding and window of ``sweeps``; write OUTPUT/comparison.json and .md."""
-    from neurodeploy.compile import check_output, compile_model, request_dict, staged_folder
+    from neurodeploy.buildfolder import TIMINGS_FILE, check_output, report_json, staged_folder
+    from neurodeploy.compile import compile_model, request_dict
 
     check_output(request.output)
-    rows, tried = [], {}
-    with staged_folder(request.output) as tmp:
+    rows, tried, timings = [], {}, {}
+    with staged_folder(request.output, say) as tmp:
         for coding, windows in sweeps.items():
             candidates = []
             for steps in sorted(windows):
@@ -65,6 +65,7 @@ def compare_codings(request, sweeps: dict[str, tuple[int, ...]], tolerance: floa
                 conversion = {**request.conversion, "coding": coding, "num_steps": steps}
                 report = compile_model(replace(request, conversion=conversion, output=tmp / f"{coding}-T{steps}"), say)
                 candidates.append(_candidate(coding, steps, report))
+                timings[f"{coding}-T{steps}"] = report["timings_s"]
                 if _choose(candidates, tolerance)["lossless"]:
                     break
             tried[coding] = candidates
@@ -72,7 +73,8 @@ def compare_codings(request, sweeps: dict[str, tuple[int, ...]], tolerance: floa
         _add_normalized_energy(rows)
         summary = {"model": request.model, "target": request.target, "tolerance_points": tolerance,
                    "rows": rows, "candidates": tried, "request": request_dict(request)}
-        (tmp / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (tmp / "comparison.json").write_text(report_json(summary))
+        (tmp / TIMINGS_FILE).write_text(json.dumps(timings, indent=2) + "\n")
         (tmp / "comparison.md").write_text(render_codings_markdown(summary))
     return summary
 

@@ -1,0 +1,344 @@
+"""Build folders: checked before work starts, replaced atomically, verified when read back.
+
+Writing (``staged_folder``): the new build is written into a hidden sibling ``.NAME.partial-PID`` and swapped
+with the old one in a single ``renameat2(RENAME_EXCHANGE)``, so at every instant the ``-o`` path holds either the
+whole old build or the whole new one; the old one is deleted afterwards. Where the file system cannot exchange,
+the old build is first renamed aside to ``.NAME.old-PID`` and the next run puts it back if a kill came in between.
+Writers to one path take an exclusive lock (``.NAME.lock``, released by the kernel when a process dies, even by
+SIGKILL), and the lock holder removes what killed runs left behind before it writes.
+
+Files that ``compile`` did not write (notes, earlier ``run`` results) are copied into the new build and the caller
+is told which; nothing of the user's is deleted.
+
+Reading (``read_report``, ``verify_files``): ``report.json`` lists the SHA-256 of every other file of the build
+(``files``) and of its own content (``report_sha256``), so a file changed, replaced or deleted after the compile is
+refused by name instead of being run or shown.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Callable, Iterator
+
+from neurodeploy.errors import InputError
+
+BUILD_MARKER = "report.json"
+TIMINGS_FILE = "timings.json"  # wall-clock figures: the one file that differs between two identical compiles
+UNHASHED = (BUILD_MARKER, TIMINGS_FILE)
+SPECIAL_FILE_SYSTEMS = ("proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs",
+                        "securityfs", "pstore", "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs", "efivarfs")
+_STAGING_SUFFIX = len(".partial-4194304")  # longest hidden sibling name beyond '.NAME'
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+# ---------------------------------------------------------------------------------------------------- checks
+
+def _mount_types() -> list[tuple[str, str]]:
+    """(mount point, file system type) of every mount, longest mount point first."""
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    mounts = [(fields[1].replace("\\040", " "), fields[2]) for fields in (line.split() for line in lines)
+              if len(fields) >= 3]
+    return sorted(mounts, key=lambda m: -len(m[0]))
+
+
+def _file_system_type(path: Path) -> str | None:
+    text = str(path)
+    for point, kind in _mount_types():
+        if text == point or text.startswith(point.rstrip("/") + "/"):
+            return kind
+    return None
+
+
+def _writable_directory(folder: Path) -> str | None:
+    """None when a folder can be created in ``folder``, else why not."""
+    kind = _file_system_type(folder)
+    if kind in SPECIAL_FILE_SYSTEMS:
+        return f"{folder} is on a '{kind}' file system, which holds no files"
+    try:
+        probe = Path(os.path.join(folder, f".neurodeploy-probe-{os.getpid()}"))
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as e:
+        return f"cannot create folders in {folder} ({e.strerror or e})"
+    return None
+
+
+def output_problems(out: Path, what: str = "build folder") -> list[str]:
+    """Everything that would stop a build folder (or results file) from being written at ``out``."""
+    out = Path(os.path.abspath(out))
+    problems = [f"'{part[:40]}...' is {len(part.encode())} bytes long; names of at most "
+                f"{255 - _STAGING_SUFFIX} bytes fit beside their temporary copies"
+                for part in out.parts if len(part.encode()) > 255 - _STAGING_SUFFIX]
+    if problems:
+        return problems
+    ancestor = out.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return [f"{ancestor} is a file, so the {what} {out} cannot be created under it"]
+    reason = _writable_directory(ancestor)
+    return [f"the {what} {out} cannot be written: {reason}"] if reason else []
+
+
+def check_output(out: Path) -> None:
+    """Refuse an ``-o`` path before any work starts: one that cannot be written, or a folder that is not a build.
+
+    Also repairs what a killed run left at ``out`` (see the module docstring), so the check sees the real state.
+    """
+    problems = output_problems(out)
+    if not problems and out.parent.is_dir():
+        with build_lock(out):
+            recover(out)
+        if out.exists() and not out.is_dir():
+            problems.append(f"{out} exists and is a file, not a build folder")
+        elif out.is_dir() and any(out.iterdir()) and not (out / BUILD_MARKER).exists():
+            problems.append(f"{out} exists and is not a neurodeploy build folder (no {BUILD_MARKER})")
+    if problems:
+        raise InputError(f"cannot write the build to {out}; choose another -o:", problems)
+
+
+# ---------------------------------------------------------------------------------------------- lock, recover
+
+@contextlib.contextmanager
+def build_lock(out: Path) -> Iterator[None]:
+    """Hold the exclusive writer lock of ``out`` (a sibling ``.NAME.lock``, removed on release)."""
+    out = Path(out)
+    path = out.parent / f".{out.name}.lock"
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise InputError(f"another neurodeploy process is writing {out} right now (it holds {path}); "
+                             "wait for it or choose another -o") from None
+        if os.path.exists(path) and os.stat(path).st_ino == os.fstat(fd).st_ino:
+            break  # the lock file we hold is still the one at the path (not one its last owner just removed)
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.close(fd)
+
+
+def _siblings(out: Path, kind: str) -> list[Path]:
+    prefix = f".{out.name}.{kind}-"
+    if not out.parent.is_dir():
+        return []
+    return sorted(p for p in out.parent.iterdir() if p.name.startswith(prefix) and p.name[len(prefix):].isdigit())
+
+
+def recover(out: Path) -> list[str]:
+    """With the lock held: put back an old build that a killed run had renamed aside, delete stale temporaries.
+
+    Returns what was done, one line each.
+    """
+    done = []
+    olds = _siblings(out, "old")
+    if olds and not out.exists():
+        os.rename(olds[-1], out)
+        done.append(f"restored the previous build {out} from {olds[-1].name} (a run was killed while replacing it)")
+        olds = olds[:-1]
+    for stale in olds + _siblings(out, "partial"):
+        shutil.rmtree(stale, ignore_errors=True)
+        done.append(f"removed {stale.name}, left by a killed run")
+    return done
+
+
+# ------------------------------------------------------------------------------------------- atomic replace
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2); False where the system or file system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, f"cannot replace {b}: {os.strerror(code)}")
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Put the complete build ``tmp`` at ``out``; the old build, if any, stays complete until the swap."""
+    if not out.exists():
+        os.rename(tmp, out)
+    elif _exchange(tmp, out):
+        shutil.rmtree(tmp)  # tmp now holds the old build
+    else:
+        aside = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.rename(out, aside)  # a kill from here to the next line is undone by recover()
+        os.rename(tmp, out)
+        shutil.rmtree(aside)
+
+
+def _written_by_neurodeploy(build: Path) -> set[str]:
+    """Top-level names in an existing build that compile wrote (its manifest), plus its own report files."""
+    try:
+        files = json.loads((build / BUILD_MARKER).read_text()).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        files = {}
+    return {Path(name).parts[0] for name in files if Path(name).parts} | set(UNHASHED) | {"report.md", "passes.log"}
+
+
+def _carry_user_files(old: Path, new: Path) -> list[str]:
+    """Copy files of ``old`` that compile did not write into ``new``; returns their names."""
+    if not old.is_dir():
+        return []
+    ours = _written_by_neurodeploy(old)
+    kept = []
+    for path in sorted(old.iterdir()):
+        if path.name in ours or (new / path.name).exists():
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.copytree(path, new / path.name, symlinks=True)
+        else:
+            shutil.copy2(path, new / path.name, follow_symlinks=False)
+        kept.append(path.name)
+    return kept
+
+
+@contextlib.contextmanager
+def staged_folder(out: Path, say: Callable[[str], None] | None = None) -> Iterator[Path]:
+    """Yield a hidden temporary folder that replaces ``out`` atomically when the block succeeds (and is deleted
+    when it fails); files of the user's in the old ``out`` are carried over, and ``say`` is told so."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with build_lock(out):
+        for line in recover(out):
+            if say:
+                say(line)
+        tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            yield tmp
+            kept = _carry_user_files(out, tmp)
+            if kept and say:
+                say(f"kept {len(kept)} file(s) in {out} that compile did not write: {', '.join(kept)}")
+            _replace(tmp, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------- write and read back
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder`` (relative POSIX paths, sorted), except the report and timings."""
+    hashes = {}
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        if path.name in UNHASHED:
+            continue
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        hashes[path.relative_to(folder).as_posix()] = digest.hexdigest()
+    return hashes
+
+
+def write_files(folder: Path, files: dict) -> None:
+    """Write ``files`` (name -> text, a Graph, or a function writing the path it is given) into ``folder``."""
+    from neurodeploy.ir.onnx_file import save_onnx
+
+    for name, content in files.items():
+        if isinstance(content, str):
+            (folder / name).write_text(content)
+        elif callable(content):
+            content(folder / name)
+        else:
+            save_onnx(content, folder / name)
+
+
+SELF_HASH = "report_sha256"
+
+
+def content_hash(report: dict) -> str:
+    """SHA-256 of a report's content (canonical JSON, without its own hash field)."""
+    body = {k: v for k, v in report.items() if k != SELF_HASH}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str, allow_nan=False).encode()).hexdigest()
+
+
+def report_json(report: dict) -> str:
+    """Report text: strict JSON (a NaN or infinity is a bug, never written), ending with its own content hash."""
+    report = json.loads(json.dumps(report, default=str, allow_nan=False))  # the values as they will read back
+    report[SELF_HASH] = content_hash(report)
+    return json.dumps(report, indent=2, allow_nan=False) + "\n"
+
+
+def write_build(out: Path, files: dict, report: dict, say: Callable[[str], None] | None = None) -> None:
+    """Write a whole build folder atomically: ``files``, then ``report.json`` holding their hashes, and the
+    report's ``timings_s`` in ``timings.json`` of their own."""
+    with staged_folder(out, say) as tmp:
+        write_files(tmp, files)
+        stored = {k: v for k, v in report.items() if k != "timings_s"}
+        stored["files"] = file_hashes(tmp)
+        (tmp / BUILD_MARKER).write_text(report_json(stored))
+        (tmp / TIMINGS_FILE).write_text(json.dumps(report.get("timings_s", {}), indent=2) + "\n")
+    report["files"] = stored["files"]
+
+
+def read_report(build: Path) -> dict:
+    """The parsed ``report.json`` of ``build``; a clean error when it is missing, empty or not a JSON object."""
+    build = Path(build)
+    path = build / BUILD_MARKER
+    if not build.is_dir():
+        raise InputError(f"{build}: no such build folder" if not build.exists() else
+                         f"{build}: is a file, not a build folder")
+    if not path.is_file():
+        raise InputError(f"{build}: not a build folder (no {BUILD_MARKER}); run 'neurodeploy compile' first")
+    try:
+        text = path.read_text()
+        report = json.loads(text, parse_constant=_refuse_constant)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file") from None
+    except ValueError as e:
+        raise InputError(f"{path}: {'empty' if not text.strip() else f'not valid JSON ({e})'}") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot be read ({e.strerror or e})") from None
+    if not isinstance(report, dict):
+        raise InputError(f"{path}: holds a JSON {type(report).__name__}, not a report object")
+    if SELF_HASH not in report:
+        raise InputError(f"{path}: has no '{SELF_HASH}'; it was not written by this version of neurodeploy: "
+                         "compile again")
+    if report[SELF_HASH] != content_hash(report):
+        raise InputError(f"{path}: was changed after the compile (its content no longer matches its "
+                         f"'{SELF_HASH}'); compile again")
+    return report
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def verify_files(build: Path, report: dict, needed: tuple[str, ...] = ()) -> None:
+    """Every file ``report.json`` lists must be there unchanged, and every ``needed`` file must be listed."""
+    files = report.get("files")
+    path = Path(build) / BUILD_MARKER
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise InputError(f"{path}: has no list of the build's files ('files'); it was not written by this "
+                         "version of neurodeploy: compile again")
+    actual = file_hashes(build)
+    problems = [f"{name}: missing (report.json lists it)" for name in files if name not in actual]
+    problems += [f"{name}: changed after the compile (its SHA-256 differs from the one report.json records); "
+                 "it may come from another build" for name, digest in files.items()
+                 if name in actual and actual[name] != digest]
+    problems += [f"{name}: not part of this build (report.json does not list it)" for name in needed
+                 if name not in files]
+    if problems:
+        raise InputError(f"{build}: the build folder is damaged or mixed with another build; compile again:",
+                         problems)
