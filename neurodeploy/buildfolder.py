@@ -30,8 +30,9 @@ from typing import Callable, Iterator
 from neurodeploy.errors import InputError
 
 BUILD_MARKER = "report.json"
+SWEEP_MARKER = "comparison.json"  # the folder of 'neurodeploy codings'
 TIMINGS_FILE = "timings.json"  # wall-clock figures: the one file that differs between two identical compiles
-UNHASHED = (BUILD_MARKER, TIMINGS_FILE)
+UNHASHED = (BUILD_MARKER, SWEEP_MARKER, TIMINGS_FILE)
 SPECIAL_FILE_SYSTEMS = ("proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs",
                         "securityfs", "pstore", "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs", "efivarfs")
 _STAGING_SUFFIX = len(".partial-4194304")  # longest hidden sibling name beyond '.NAME'
@@ -99,9 +100,11 @@ def check_output(out: Path) -> None:
     if not problems and out.parent.is_dir():
         with build_lock(out):
             recover(out)
-        if out.exists() and not out.is_dir():
+        if out.is_symlink():
+            problems.append(f"{out} is a symbolic link (to {os.readlink(out)}); give the folder itself")
+        elif out.exists() and not out.is_dir():
             problems.append(f"{out} exists and is a file, not a build folder")
-        elif out.is_dir() and any(out.iterdir()) and not (out / BUILD_MARKER).exists():
+        elif out.is_dir() and any(out.iterdir()) and not _marker(out):
             problems.append(f"{out} exists and is not a neurodeploy build folder (no {BUILD_MARKER})")
     if problems:
         raise InputError(f"cannot write the build to {out}; choose another -o:", problems)
@@ -181,18 +184,29 @@ def _replace(tmp: Path, out: Path) -> None:
         shutil.rmtree(tmp)  # tmp now holds the old build
     else:
         aside = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.rename(out, aside)  # a kill from here to the next line is undone by recover()
-        os.rename(tmp, out)
+        os.rename(out, aside)  # a SIGKILL from here to the next rename is undone by recover() in the next run
+        try:
+            os.rename(tmp, out)
+        except BaseException:  # SIGINT/SIGTERM or an error: put the old build back at once
+            if not out.exists():
+                os.rename(aside, out)
+            raise
         shutil.rmtree(aside)
+
+
+def _marker(folder: Path) -> Path | None:
+    """The report file that makes ``folder`` a build (or a codings sweep), if any."""
+    return next((folder / m for m in (BUILD_MARKER, SWEEP_MARKER) if (folder / m).is_file()), None)
 
 
 def _written_by_neurodeploy(build: Path) -> set[str]:
     """Top-level names in an existing build that compile wrote (its manifest), plus its own report files."""
     try:
-        files = json.loads((build / BUILD_MARKER).read_text()).get("files", {})
-    except (OSError, ValueError, AttributeError):
+        files = json.loads(_marker(build).read_text()).get("files", {})
+    except (OSError, ValueError, AttributeError, TypeError):
         files = {}
-    return {Path(name).parts[0] for name in files if Path(name).parts} | set(UNHASHED) | {"report.md", "passes.log"}
+    names = {Path(name).parts[0] for name in files if isinstance(name, str) and Path(name).parts}
+    return names | set(UNHASHED) | {"report.md", "comparison.md", "passes.log"}
 
 
 def _carry_user_files(old: Path, new: Path) -> list[str]:
@@ -238,10 +252,11 @@ def staged_folder(out: Path, say: Callable[[str], None] | None = None) -> Iterat
 # --------------------------------------------------------------------------------------- write and read back
 
 def file_hashes(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``folder`` (relative POSIX paths, sorted), except the report and timings."""
+    """SHA-256 of every file under ``folder`` (relative POSIX paths, sorted), except the folder's own report and
+    every timings file (the reports of sub-builds, e.g. of --target all, are covered)."""
     hashes = {}
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        if path.name in UNHASHED:
+        if path.name == TIMINGS_FILE or (path.parent == Path(folder) and path.name in UNHASHED):
             continue
         digest = hashlib.sha256()
         with open(path, "rb") as f:
@@ -292,15 +307,16 @@ def write_build(out: Path, files: dict, report: dict, say: Callable[[str], None]
     report["files"] = stored["files"]
 
 
-def read_report(build: Path) -> dict:
-    """The parsed ``report.json`` of ``build``; a clean error when it is missing, empty or not a JSON object."""
+def read_report(build: Path, marker: str = BUILD_MARKER) -> dict:
+    """The parsed ``report.json`` (or another ``marker``) of ``build``; a clean error when it is missing, empty, not
+    a JSON object or changed after it was written."""
     build = Path(build)
-    path = build / BUILD_MARKER
+    path = build / marker
     if not build.is_dir():
         raise InputError(f"{build}: no such build folder" if not build.exists() else
                          f"{build}: is a file, not a build folder")
     if not path.is_file():
-        raise InputError(f"{build}: not a build folder (no {BUILD_MARKER}); run 'neurodeploy compile' first")
+        raise InputError(f"{build}: not a build folder (no {marker}); run 'neurodeploy compile' first")
     try:
         text = path.read_text()
         report = json.loads(text, parse_constant=_refuse_constant)
@@ -325,11 +341,11 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def verify_files(build: Path, report: dict, needed: tuple[str, ...] = ()) -> None:
+def verify_files(build: Path, report: dict, needed: tuple[str, ...] = (), marker: str = BUILD_MARKER) -> None:
     """Every file ``report.json`` lists must be there unchanged, and every ``needed`` file must be listed."""
     files = report.get("files")
-    path = Path(build) / BUILD_MARKER
-    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+    path = Path(build) / marker
+    if not isinstance(files, dict) or not files or not all(isinstance(v, str) for v in files.values()):
         raise InputError(f"{path}: has no list of the build's files ('files'); it was not written by this "
                          "version of neurodeploy: compile again")
     actual = file_hashes(build)

@@ -17,8 +17,7 @@ EXIT_INTERNAL_ERROR = 3
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 CODINGS = ("rate", "ttfs", "sc-ttfs")
-MAX_STEPS = 1_000_000  # beyond any use of these chips; the memory check after import gives the real bound
-MAX_INPUT_ELEMENTS = 50_000_000  # per sample: 200 MB of float32 before a single layer runs
+from neurodeploy.limits import MAX_INPUT_ELEMENTS, MAX_STEPS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,6 +26,16 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         self.print_usage(sys.stderr)
         self.exit(EXIT_USER_ERROR, f"error: {self.prog}: {message}\n")
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty")
+    return text
+
+
+def _path(text: str) -> Path:
+    return Path(_text(text))
 
 
 def _integer(text: str) -> int:
@@ -105,21 +114,61 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+CONVERSION_OPTIONS = {"steps": "num_steps", "percentile": "percentile", "encoding": "encoding", "maxpool": "maxpool",
+                      "v_init": "v_init", "reset": "reset", "coding": "coding", "finetune_epochs": "finetune_epochs"}
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _ignored_options(args, model: str) -> list[str]:
+    """Options given that this kind of model would ignore: refused, never dropped in silence."""
+    from neurodeploy.models import ZOO
+
+    given = lambda *dests: [d for d in dests if getattr(args, d, None) is not None]
+    kind = Path(model).suffix
+    if kind == ".net":
+        reason = "a netx .net network already spikes in Loihi arithmetic: nothing is converted or calibrated"
+        return [f"{_flag(d)}: {reason}" for d in given(*[d for d in CONVERSION_OPTIONS if d != "steps"], "dataset",
+                                                      "definition", "calibration_samples", "eval_samples")]
+    problems = []
+    if model in ZOO or kind == ".onnx":
+        problems += [f"--definition: {model} brings its own definition; --definition goes with a .pt checkpoint"
+                     for _ in given("definition")]
+    if kind == ".onnx":
+        problems += [f"--input-shape: an ONNX file declares its input shape; --input-shape goes with zoo models "
+                     "and .pt checkpoints" for _ in given("input_shape")]
+    if (getattr(args, "coding", None) or "rate") == "rate" and "codings" not in vars(args):
+        problems += [f"--finetune-epochs: fine-tuning trains the thresholds of ttfs / sc-ttfs; rate coding has none "
+                     "(give --coding ttfs or sc-ttfs)" for _ in given("finetune_epochs")]
+    return problems
+
+
+def _refuse_ignored_options(args, model: str) -> None:
+    from neurodeploy.errors import InputError
+
+    problems = _ignored_options(args, model)
+    if problems:
+        raise InputError(f"options that do not apply to {model}:", problems)
+
+
 def cmd_compile(args) -> int:
     from neurodeploy.compile import CompileRequest, compile_model
     from neurodeploy.models import DEFAULT_MODEL
     from neurodeploy.report import render_text
 
     model = args.model or DEFAULT_MODEL
-    options = {"num_steps": args.steps, "percentile": args.percentile, "encoding": args.encoding,
-               "maxpool": args.maxpool, "v_init": args.v_init, "reset": args.reset, "coding": args.coding,
-               "finetune_epochs": args.finetune_epochs}
+    _refuse_ignored_options(args, model)
+    target = args.target or ("loihi2" if Path(model).suffix == ".net" else "ref")
+    options = {field: getattr(args, dest) for dest, field in CONVERSION_OPTIONS.items()}
     conversion = {k: v for k, v in options.items() if v is not None}  # unset: the target's or the default
     request = CompileRequest(
-        model=model, output=args.output or Path("build") / Path(model).stem, target=args.target,
+        model=model, output=args.output or Path("build") / Path(model).stem, target=target,
         definition=args.definition, input_shape=args.input_shape, dataset=args.dataset,
-        calibration_samples=args.calibration_samples, eval_samples=args.eval_samples, conversion=conversion)
-    if args.target == "all":
+        calibration_samples=args.calibration_samples or CompileRequest.calibration_samples,
+        eval_samples=args.eval_samples, conversion=conversion)
+    if target == "all":
         from neurodeploy.compile import compile_all
         from neurodeploy.report.targets import render_targets_text
 
@@ -144,9 +193,9 @@ def _windows(text: str) -> tuple[int, ...]:
         windows = tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a list of windows like 4,8,16") from None
-    if not windows or min(windows) < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a list of windows like 4,8,16")
-    return windows
+    if not windows or min(windows) < 1 or max(windows) > MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of windows like 4,8,16 (each 1..{MAX_STEPS})")
+    return tuple(sorted(set(windows)))  # tried in ascending order whatever the order given
 
 
 def cmd_codings(args) -> int:
@@ -155,6 +204,7 @@ def cmd_codings(args) -> int:
     from neurodeploy.report.codings import DEFAULT_SWEEPS, compare_codings, render_codings_text
 
     model = args.model or DEFAULT_MODEL
+    _refuse_ignored_options(args, model)
     sweeps = {coding: getattr(args, f"{coding.replace('-', '_')}_steps") or DEFAULT_SWEEPS[coding]
               for coding in args.codings}
     conversion = {} if args.finetune_epochs is None else {"finetune_epochs": args.finetune_epochs}
@@ -177,13 +227,20 @@ def cmd_report(args) -> int:
 
 
 def _load_for_inspect(path: Path):
+    """The graph of an .onnx or .net file, or of a build folder (its float SNN, else its deployed graph), whose
+    files must be the ones its report lists."""
     from neurodeploy.errors import InputError
     from neurodeploy.frontend.onnx_import import load_onnx
 
     if path.is_dir():
-        if not (path / "snn.onnx").is_file():
-            raise InputError(f"{path}: not a build folder (no snn.onnx)")
-        path = path / "snn.onnx"
+        from neurodeploy.report.schema import load_build_report
+
+        load_build_report(path)
+        graphs = [path / name for name in ("snn.onnx", "deployed.onnx") if (path / name).is_file()]
+        if not graphs:
+            raise InputError(f"{path}: a build folder without a graph (no snn.onnx or deployed.onnx); with "
+                             "--target all, inspect one of its target folders")
+        path = graphs[0]
     if path.suffix == ".net":
         from neurodeploy.frontend.netx import load_netx
 
@@ -249,12 +306,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("compile", parents=[common], help="import, convert to an SNN, simulate, report")
-    p.add_argument("model", nargs="?", help="zoo name, .onnx file, or .pt checkpoint (default: digits_cnn)")
-    p.add_argument("-o", "--output", type=Path, help="build folder (default: build/<model>)")
-    p.add_argument("--target", default="ref", help="backend (see 'neurodeploy targets'), or 'all' for one row per chip")
-    p.add_argument("--definition", help="model definition of a .pt checkpoint: zoo name or file.py:Class")
+    p.add_argument("model", nargs="?", type=_text, help="zoo name, .onnx file, .net file, or .pt checkpoint "
+                   "(default: digits_cnn)")
+    p.add_argument("-o", "--output", type=_path, help="build folder (default: build/<model>)")
+    p.add_argument("--target", type=_text, help="backend (see 'neurodeploy targets'), or 'all' for one row per chip (default ref; "
+                   "loihi2 for a netx .net file, which is already in Loihi's arithmetic)")
+    p.add_argument("--definition", type=_text, help="model definition of a .pt checkpoint: zoo name or file.py:Class")
     p.add_argument("--input-shape", type=_shape, help="per-sample input shape, e.g. 1,8,8")
-    p.add_argument("--dataset", help="'digits' or a .npz file with x_train, y_train, x_test, y_test")
+    p.add_argument("--dataset", type=_text, help="'digits' or a .npz file with x_train, y_train, x_test, y_test")
     p.add_argument("--coding", choices=CODINGS, help="spike coding (default rate; "
                    "ttfs / sc-ttfs: time-to-first-spike, papers/001)")
     p.add_argument("--steps", type=_steps, help="time steps T: of the SNN for rate coding (default 32; truenorth 64), "
@@ -269,17 +328,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", choices=("direct", "bernoulli", "poisson"))
     p.add_argument("--maxpool", choices=("error", "avg"), help="MaxPool: refuse (default) or replace by "
                    "average pooling")
-    p.add_argument("--calibration-samples", type=_positive, default=512,
+    p.add_argument("--calibration-samples", type=_positive,
                    help="training samples that set the thresholds (default 512)")
     p.add_argument("--eval-samples", type=_positive, help="test samples to evaluate (default: whole test split)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("codings", parents=[common], help="rate vs TTFS vs SC-TTFS on one target (papers/001 Table 2)")
-    p.add_argument("model", nargs="?", help="zoo name, .onnx file, or .pt checkpoint (default: digits_cnn)")
-    p.add_argument("-o", "--output", type=Path, help="folder (default: build/<model>-codings)")
-    p.add_argument("--target", default="loihi2", help="target whose simulator measures accuracy (default loihi2)")
-    p.add_argument("--definition", help="model definition of a .pt checkpoint")
-    p.add_argument("--dataset", help="'digits' or a .npz file")
+    p.add_argument("model", nargs="?", type=_text, help="zoo name, .onnx file, or .pt checkpoint (default: digits_cnn)")
+    p.add_argument("-o", "--output", type=_path, help="folder (default: build/<model>-codings)")
+    p.add_argument("--target", type=_text, default="loihi2", help="target whose simulator measures accuracy (default loihi2)")
+    p.add_argument("--definition", type=_text, help="model definition of a .pt checkpoint")
+    p.add_argument("--dataset", type=_text, help="'digits' or a .npz file")
     p.add_argument("--codings", nargs="+", choices=CODINGS, default=list(CODINGS))
     for coding in CODINGS:
         p.add_argument(f"--{coding}-steps", type=_windows, help=f"windows T to try for {coding}, ascending "
@@ -291,18 +350,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_codings)
 
     p = sub.add_parser("run", parents=[common], help="run a Loihi build on the golden simulator and/or Lava")
-    p.add_argument("build", type=Path, help="build folder written by 'compile --target loihi2' (or loihi1)")
+    p.add_argument("build", type=_path, help="build folder written by 'compile --target loihi2' (or loihi1)")
     p.add_argument("--backend", choices=("golden", "lava", "both"), default="both")
     p.add_argument("--samples", type=_positive, default=20, help="test samples to run (default 20)")
-    p.add_argument("-o", "--output", type=Path, help="JSON results (default BUILD/run-BACKEND.json)")
+    p.add_argument("-o", "--output", type=_path, help="JSON results (default BUILD/run-BACKEND.json)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("inspect", parents=[common], help="per-node op, shape, neurons, synapses, parameters")
-    p.add_argument("file", type=Path, help=".onnx file, lava-dl netx .net file, or build folder")
+    p.add_argument("file", type=_path, help=".onnx file, lava-dl netx .net file, or build folder")
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("report", parents=[common], help="re-print the report of a build folder")
-    p.add_argument("build", type=Path, help="build folder written by 'compile' (one target, or --target all)")
+    p.add_argument("build", type=_path, help="build folder written by 'compile' (one target, or --target all)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("targets", parents=[common], help="registered backends and their spec files")

@@ -97,9 +97,12 @@ def _import(request: CompileRequest):
     from neurodeploy.data import label_problems, load_dataset
     from neurodeploy.frontend import load_model
 
-    loaded = load_model(request.model, request.definition, request.input_shape)
+    loaded = load_model(request.model, request.definition, request.input_shape, request.conversion.get("num_steps"))
     if len(loaded.graph.inputs) != 1:
         raise UnsupportedError(f"{loaded.name}: models with {len(loaded.graph.inputs)} inputs are not supported")
+    if len(loaded.graph.outputs) != 1:
+        raise UnsupportedError(f"{loaded.name}: models with {len(loaded.graph.outputs)} outputs are not supported "
+                               f"({', '.join(loaded.graph.outputs)}); a classifier has one output of class scores")
     if loaded.deployed:
         return loaded, None
     dataset_name = request.dataset or loaded.dataset
@@ -110,11 +113,12 @@ def _import(request: CompileRequest):
     _check_input_shape(loaded.graph, dataset)
     output = loaded.graph.outputs[0]
     scores = loaded.graph.types[output].shape  # the prediction is the argmax over the first axis
-    if not scores:
-        raise UnsupportedError(f"{loaded.name}: output '{output}' has no class axis (per-sample shape [])")
+    if len(scores) != 1:
+        raise UnsupportedError(f"{loaded.name}: output '{output}' has per-sample shape {list(scores)}; a classifier's "
+                               "output holds one score per class (shape [classes])")
     problems = label_problems(dataset, scores[0])
     if problems:
-        raise InputError(f"data set '{dataset.name}' does not fit model {loaded.name}:", problems)
+        raise InputError(f"{dataset_name}: the labels do not fit model {loaded.name}:", problems)
     return loaded, dataset
 
 
@@ -211,6 +215,7 @@ def _compile_deployed(request: CompileRequest, loaded, backend, steps: _Steps) -
     g = loaded.graph
     steps.total = 4
     _require_deployable(backend, g, loaded.name)
+    check_steps_fit(g, g.meta["num_steps"], loaded.name)
     x = seeded_input(g, request.activity_samples)
     activity = steps.run(f"activity on {request.activity_samples} seeded inputs", evaluate, g, x, None,
                          backend.simulate, backend.counters(g))
@@ -245,6 +250,7 @@ def compile_all(request: CompileRequest, say: Callable[[str], None] = print) -> 
     from neurodeploy.report.targets import render_targets_markdown, summary_report
 
     check_output(request.output)
+    _import(request)  # a model or data set that cannot be read fails the same on every target: say so once
     reports: dict[str, dict | str] = {}
     with staged_folder(request.output, say) as tmp:
         for target in BACKENDS:
@@ -252,11 +258,22 @@ def compile_all(request: CompileRequest, say: Callable[[str], None] = print) -> 
             try:
                 reports[target] = compile_model(replace(request, target=target, output=tmp / target), say)
             except NeurodeployError as e:
-                reports[target] = "\n".join([e.headline] + [f"  {p}" for p in e.problems])
-                say(f"{target}: failed (the error is listed with the table)")
+                reports[target] = "\n".join([e.headline] + [f"    - {p}" for p in e.problems])
+                say(f"{target}: refused (the reason is listed at the end)")
+        failed = [t for t, r in reports.items() if isinstance(r, str)]
+        if len(failed) == len(reports):  # nothing to show: keep whatever the path held, say why once per reason
+            raise UnsupportedError(f"{request.model}: no target can take it", _grouped_errors(reports))
         summary = summary_report(request, reports)
-        summary["failed_targets"] = [t for t, r in reports.items() if isinstance(r, str)]
+        summary["failed_targets"] = failed
         summary["files"] = file_hashes(tmp)
         (tmp / "report.json").write_text(report_json(summary))
         (tmp / "report.md").write_text(render_targets_markdown(summary))
     return summary
+
+
+def _grouped_errors(errors: dict[str, str]) -> list[str]:
+    """One line per distinct error, naming the targets that gave it (an input error is the same on all)."""
+    by_text: dict[str, list[str]] = {}
+    for target, text in errors.items():
+        by_text.setdefault(text, []).append(target)
+    return [f"{', '.join(targets)}: {text}" for text, targets in by_text.items()]

@@ -1,7 +1,8 @@
 """Data sets, all local: scikit-learn's bundled 8x8 digits, or arrays from a local ``.npz`` file.
 
 Nothing is downloaded. A ``.npz`` data set holds ``x_train, y_train, x_test, y_test`` with inputs shaped
-[N, *per-sample shape] and integer labels [N].
+[N, *per-sample shape] (real numbers, finite, N >= 1) and integer labels [N] >= 0; every problem of a file is
+listed at once, each naming its array.
 """
 from __future__ import annotations
 
@@ -52,8 +53,45 @@ def load_digits_dataset() -> Dataset:
     return Dataset("digits", x_tr, y_tr, x_te, y_te)
 
 
+def _x_problems(key: str, x: np.ndarray) -> list[str]:
+    """Inputs: [N >= 1, *shape without zero dims] of real numbers (bool counts as 0/1), finite as float32."""
+    if x.dtype.kind not in "biuf":
+        return [f"{key} has element type {x.dtype}; inputs must be real numbers"]
+    if x.ndim < 2 or 0 in x.shape:
+        return [f"{key} has shape {list(x.shape)}; inputs must be [N, *per-sample shape] with N >= 1 and no "
+                "zero-size dims"]
+    with np.errstate(over="ignore"):
+        bad = ~np.isfinite(x.astype(np.float32)).reshape(len(x), -1).all(axis=1)  # float32: what the models see
+    if bad.any():
+        return [f"{key} has NaN or Inf values (beyond float32) in {int(bad.sum())} samples, the first is sample "
+                f"{int(np.argmax(bad))}"]
+    return []
+
+
+def _y_problems(key: str, y: np.ndarray) -> list[str]:
+    if y.ndim != 1:
+        return [f"{key} has shape {list(y.shape)}; labels must be one class index per sample, [N]"]
+    if y.dtype.kind not in "iu":
+        return [f"{key} has element type {y.dtype}; labels must be integer class indices"]
+    if len(y) and y.min() < 0:
+        return [f"{key} has negative labels (the smallest is {y.min()}); class indices must be >= 0"]
+    if len(y) and y.max() > np.iinfo(np.int32).max:  # also keeps uint64 labels from wrapping in int64
+        return [f"{key} has labels up to {y.max()}, too large for class indices"]
+    return []
+
+
+def _split_problems(arrays: dict, split: str) -> list[str]:
+    x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+    if x.ndim >= 1 and y.ndim >= 1 and (len(x) == 0 or len(y) == 0):
+        return [f"the {split} split has no samples (x_{split} {list(x.shape)}, y_{split} {list(y.shape)})"]
+    problems = _x_problems(f"x_{split}", x) + _y_problems(f"y_{split}", y)
+    if not problems and len(x) != len(y):
+        problems.append(f"x_{split} {list(x.shape)} and y_{split} {list(y.shape)} do not match")
+    return problems
+
+
 def load_npz_dataset(path: Path) -> Dataset:
-    """Read a data set from a local ``.npz`` file, checking keys, shapes and label ranges."""
+    """Read a data set from a local ``.npz`` file, checking keys, element types, shapes, values and labels."""
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -61,17 +99,23 @@ def load_npz_dataset(path: Path) -> Dataset:
         raise InputError(f"{path}: cannot read as .npz data set ({type(e).__name__}: {e})") from None
     problems = [f"missing array '{k}'" for k in _NPZ_KEYS if k not in arrays]
     if not problems:
-        for split in ("train", "test"):
-            x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-            if x.ndim < 2 or y.ndim != 1 or len(x) != len(y):
-                problems.append(f"x_{split} {list(x.shape)} and y_{split} {list(y.shape)} do not match")
-            elif not np.issubdtype(y.dtype, np.integer) or (len(y) and y.min() < 0):
-                problems.append(f"y_{split} must hold non-negative integer class labels")
+        problems = _split_problems(arrays, "train") + _split_problems(arrays, "test")
         if not problems and arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
-            problems.append("x_train and x_test have different per-sample shapes")
+            problems.append(f"x_train and x_test have different per-sample shapes ({list(arrays['x_train'].shape[1:])}"
+                            f" and {list(arrays['x_test'].shape[1:])})")
     if problems:
         raise InputError(f"{path}: not a usable data set", problems)
     return Dataset(path.stem, *(arrays[k].astype(np.float32 if k[0] == "x" else np.int64) for k in _NPZ_KEYS))
+
+
+def label_problems(dataset: Dataset, num_outputs: int) -> list[str]:
+    """Labels a model with ``num_outputs`` scores cannot predict (its prediction is the argmax of them)."""
+    problems = []
+    for split, y in (("train", dataset.y_train), ("test", dataset.y_test)):
+        if len(y) and y.max() >= num_outputs:
+            problems.append(f"y_{split} holds labels up to {int(y.max())}, but the model has {num_outputs} outputs "
+                            f"(labels must be 0..{num_outputs - 1})")
+    return problems
 
 
 def load_dataset(name_or_path: str) -> Dataset:
@@ -79,6 +123,8 @@ def load_dataset(name_or_path: str) -> Dataset:
     if name_or_path == "digits":
         return load_digits_dataset()
     path = Path(name_or_path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a .npz data set file")
     if path.suffix == ".npz":
         if not path.is_file():
             raise InputError(f"{path}: no such data set file")

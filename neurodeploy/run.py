@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from neurodeploy.errors import InputError
+from neurodeploy.limits import MAX_STEPS
 
 RUNNERS = ("golden", "lava")
 
@@ -34,8 +35,8 @@ def _load_build(build: Path):
     g = load_onnx(build / "deployed.onnx")
     problems = get_backend(target).check(g)
     steps = g.meta.get("num_steps")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        problems.append(f"its metadata gives no positive number of steps (num_steps = {steps!r})")
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
+        problems.append(f"its metadata gives no number of steps in 1..{MAX_STEPS} (num_steps = {steps!r})")
     if problems:
         raise InputError(f"{build / 'deployed.onnx'}: not a graph that target '{target}' runs:", problems)
     return report, g
@@ -46,7 +47,7 @@ def check_results_path(out: Path) -> None:
     from neurodeploy.buildfolder import output_problems
 
     problems = output_problems(out, "results file")
-    if Path(out).is_dir():
+    if not problems and Path(out).is_dir():
         problems.append(f"{out} is a folder; give a file name for the results")
     if problems:
         raise InputError(f"cannot write the run results to {out}:", problems)
@@ -114,9 +115,22 @@ def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
     from neurodeploy.data import load_dataset
 
     report, g = _load_build(build)
-    timed = next(iter(g.inputs.values())).timed
-    if report.get("dataset_source"):
-        data = load_dataset(report["dataset_source"])
+    (input_name, input_type), = g.inputs.items()
+    timed = input_type.timed
+    source = report.get("dataset_source")
+    if source is not None and not isinstance(source, str):
+        raise InputError(f"{build / 'report.json'}: dataset_source is {source!r}, not a data set name or path")
+    if source:
+        data = load_dataset(source)
+        if data.input_shape != input_type.shape:
+            raise InputError(f"{source}: samples of shape {list(data.input_shape)} no longer fit the build's input "
+                             f"'{input_name}' of shape {list(input_type.shape)}; has the data set changed?")
+        from neurodeploy.data import label_problems
+
+        problems = label_problems(data, g.types[g.outputs[0]].size)
+        if problems:
+            raise InputError(f"{source}: the labels do not fit the build's {g.types[g.outputs[0]].size} outputs:",
+                             problems)
         x, y = data.x_test[:samples], data.y_test[:samples]
     else:  # a network imported without data (netx): the same seeded inputs as its compile report used
         from neurodeploy.frontend.netx import seeded_input
@@ -138,7 +152,7 @@ def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
                   for n in g.find(*SPIKING)}
         result["runners"][runner] = {
             "accuracy": None if y is None else float((predictions == y).mean()), "seconds": seconds,
-            "sample_steps_per_second": count * g.meta["num_steps"] / seconds,
+            "sample_steps_per_second": count * g.meta["num_steps"] / max(seconds, 1e-9),
             "spikes_per_layer": {k: float(v.mean()) for k, v in spikes.items()}}
         for i, row in enumerate(result["per_sample"]):
             row[runner] = {"prediction": int(predictions[i]), "readout": scores[i].tolist(),

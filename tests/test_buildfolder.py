@@ -147,6 +147,8 @@ def test_timings_stay_out_of_the_report(tmp_path):
 @pytest.mark.parametrize("make,fragment", [
     (lambda p: p.write_text("x"), "is a file, not a build folder"),
     (lambda p: (p.mkdir(), (p / "thesis.tex").write_text("x")), "is not a neurodeploy build folder"),
+    (lambda p: p.symlink_to(p.parent), "is a symbolic link"),
+    (lambda p: p.symlink_to(p.parent / "nowhere"), "is a symbolic link"),
 ])
 def test_output_paths_that_are_not_builds_are_refused(tmp_path, make, fragment):
     out = tmp_path / "o"

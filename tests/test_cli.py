@@ -133,3 +133,28 @@ def test_entry_point_runs_as_a_program(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == EXIT_USER_ERROR
     assert result.stderr.strip() == "error: unknown target 'nope'; registered targets: loihi1, loihi2, ref, spinnaker1, spinnaker2, truenorth"
+
+
+def test_target_all_exits_non_zero_and_names_each_error_once(run_cli, tmp_path):
+    out = tmp_path / "all"
+    code, stdout, stderr = run_cli("compile", "digits_mlp", "--target", "all", "-o", out, "--coding", "ttfs",
+                                   "--finetune-epochs", "0", "--steps", "8", "--eval-samples", "20")
+    assert code == EXIT_USER_ERROR
+    failed = ["loihi1", "truenorth", "spinnaker1", "spinnaker2"]
+    assert f"error: 4 of 6 targets failed ({', '.join(failed)})" in stderr
+    for target in failed:  # each error once, in the table's error list
+        assert (stdout + stderr).count(f"digits_mlp as a ttfs SNN cannot run on target '{target}'") == 1
+    summary = json.loads((out / "report.json").read_text())
+    assert summary["failed_targets"] == failed and (out / "loihi2" / "report.json").is_file()
+    assert run_cli("report", out)[0] == 0
+
+
+def test_steps_that_do_not_fit_in_memory_are_refused_with_the_need(run_cli, tmp_path, monkeypatch):
+    import neurodeploy.compile as driver
+
+    monkeypatch.setattr(driver, "available_memory_bytes", lambda: 2**30)
+    out = tmp_path / "o"
+    code, _, stderr = run_cli("compile", "digits_mlp", "-o", out, "--steps", "1000000")
+    assert code == EXIT_USER_ERROR and not out.exists()
+    assert "--steps 1000000: one sample of digits_mlp at T=1000000 needs about" in stderr
+    assert "more than the 1.0 GiB of memory available" in stderr and "[2/" not in stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,3 +175,30 @@ def test_an_intact_build_runs_and_reports(run_cli, loihi_build, tmp_path):
     assert json.loads((build / "run-golden.json").read_text())["samples"] == 2
     # results of run are the user's files as far as a recompile is concerned: kept, and said so
     assert run_cli("report", build)[0] == 0
+
+
+NETX = "/work/shared/external/netx/tiny.net"
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    ([NETX, "--coding", "ttfs"], "--coding: a netx .net network already spikes"),
+    ([NETX, "--dataset", "digits"], "--dataset: a netx .net network"),
+    ([NETX, "--percentile", "99"], "--percentile: a netx"),
+    ([NETX, "--definition", "digits_cnn"], "--definition: a netx"),
+    ([NETX, "--calibration-samples", "10"], "--calibration-samples: a netx"),
+    (["digits_mlp", "--definition", "digits_cnn"], "--definition: digits_mlp brings its own definition"),
+    (["digits_mlp", "--finetune-epochs", "3"], "--finetune-epochs: fine-tuning trains the thresholds"),
+    (["digits_mlp", "--coding", "rate", "--finetune-epochs", "0"], "--finetune-epochs: fine-tuning"),
+])
+def test_options_the_model_would_ignore_are_refused(run_cli, tmp_path, argv, fragment):
+    if argv[0] == NETX and not Path(NETX).is_file():
+        pytest.skip(f"{NETX} is not here")
+    out = tmp_path / "o"
+    assert_clean_failure(run_cli("compile", *argv, "-o", out), out, "options that do not apply", fragment)
+
+
+def test_empty_names_are_refused(run_cli, tmp_path):
+    out = tmp_path / "o"
+    for option in ("--dataset", "--target", "--definition", "-o"):
+        assert_clean_failure(run_cli("compile", "digits_mlp", *(["-o", out] if option != "-o" else []), option, ""),
+                             out, "is empty")

@@ -128,3 +128,81 @@ def test_run_batched_keeps_timed_values_in_sample_order():
     assert chunked["ds"].shape == whole["ds"].shape == (8, 7, 4)
     np.testing.assert_array_equal(chunked["d"], whole["d"])
     np.testing.assert_array_equal(chunked["ds"], whole["ds"])
+
+
+# ------------------------------------------------------------------ validation of content: schema bounds, finiteness
+
+
+@pytest.mark.parametrize("op,shape,params,attrs,fragment", [
+    ("Conv", (1, 8, 8), [np.ones((2, 1, 3, 3), np.float32)], {"strides": (0, 1)}, "'strides'=(0, 1) must be >= 1"),
+    ("Conv", (1, 8, 8), [np.ones((2, 1, 3, 3), np.float32)], {"dilations": (1, -2)}, "'dilations'=(1, -2) must be"),
+    ("Conv", (1, 8, 8), [np.ones((2, 1, 3, 3), np.float32)], {"pads": (1, 1, 1)}, "'pads'=(1, 1, 1) needs 4 values"),
+    ("Conv", (1, 8, 8), [np.ones((2, 1, 3, 3), np.float32)], {"pads": (-1, 0, 0, 0)}, "must be >= 0"),
+    ("Conv", (1, 8, 8), [np.ones((2, 1, 3, 3), np.float32)], {"group": 0}, "'group'=0 must be >= 1"),
+    ("Conv", (1, 8, 8), [np.ones((2, 1, 3, 3), np.float32)], {"kernel_shape": (3,)}, "needs 2 values, got 1"),
+    ("Conv", (1, 8, 8), [np.ones((0, 1, 3, 3), np.float32)], {}, "non-empty 4-D parameter"),
+    ("AveragePool", (1, 8, 8), [], {"kernel_shape": (0, 2)}, "'kernel_shape'=(0, 2) must be >= 1"),
+    ("MaxPool", (1, 8, 8), [], {"kernel_shape": (2, 2), "pads": (2, 0, 0, 0)}, "must be smaller than the window"),
+    ("Gemm", (4,), [np.ones((3, 0), np.float32)], {}, "non-empty 2-D parameter"),
+    ("Gemm", (4,), [np.ones((3, 4), np.float32)], {"alpha": float("inf")}, "'alpha'=inf is not finite"),
+    ("BatchNormalization", (2, 3, 3), [np.ones(2), np.zeros(2), np.zeros(2), -np.ones(2)], {},
+     "var + epsilon must be > 0"),
+    ("Reshape", (2, 3), [np.array([0, 6.0])], {}, "target shape must be a 1-D integer tensor"),
+    ("Add", (4,), [np.ones((3, 4), np.float32)], {}, "does not broadcast per sample"),
+    ("IF", (4,), [], {"v_th": float("nan")}, "'v_th'=nan is not finite"),
+    ("LIF", (4,), [], {"v_th": 1.0, "v_decay": 1.5}, "'v_decay'=1.5 must be <= 1"),
+    ("DirectEncode", (4,), [], {"num_steps": 0}, "'num_steps'=0 must be >= 1"),
+    ("RateEncode", (4,), [], {"num_steps": 4, "seed": -1}, "'seed'=-1 must be >= 0"),
+    ("Quantize", (4,), [], {"scale": 1.0, "bits": 40}, "'bits'=40 must be <= 32"),
+])
+def test_op_schemas_and_shape_rules_refuse_meaningless_values(op, shape, params, attrs, fragment):
+    timed = op in ("IF", "LIF")
+    with pytest.raises(GraphError) as err:
+        single_op_graph(op, shape, params, attrs, timed=timed)
+    assert f"node ({op})" in str(err.value) and fragment in str(err.value)
+
+
+def test_non_finite_parameters_are_all_named_with_their_consumers():
+    g = Graph([], {"x": TensorType((4,))}, ["b"])
+    w = g.add_param("w", np.array([[np.nan, 1, 2, 3]] * 3, np.float32))
+    bias = g.add_param("bias", np.array([np.inf, 0, 0], np.float32))
+    g.nodes = [Node("Gemm", "fc1", ["x", w], ["a"], {"transB": 1}),
+               Node("Gemm", "fc2", ["x", w, bias], ["b"], {"transB": 1})]
+    with pytest.raises(GraphError) as err:
+        check_graph(g)
+    assert err.value.problems == [
+        "parameter 'w' (used by fc1 (Gemm), fc2 (Gemm)) is not finite: 3 NaN and 0 Inf of 12 values",
+        "parameter 'bias' (used by fc2 (Gemm)) is not finite: 0 NaN and 1 Inf of 3 values"]
+
+
+def test_non_real_parameters_are_refused():
+    g = single_op_graph("Relu", (4,))
+    g.nodes.append(Node("Add", "add", ["out", g.add_param("c", np.ones(4, np.complex64))], ["sum"]))
+    g.outputs = ["sum"]
+    with pytest.raises(GraphError, match=r"parameter 'c' \(used by add \(Add\)\) has element type complex64"):
+        check_graph(g)
+
+
+def test_graph_outputs_and_inputs_are_checked():
+    g = Graph([], {"x": TensorType((4,)), "z": TensorType((0, 2))}, ["x", "w", "out", "out"])
+    g.params["w"] = np.ones(4, np.float32)
+    g.nodes = [Node("Relu", "r", ["x"], ["out", "extra"])]
+    with pytest.raises(GraphError) as err:
+        check_graph(g)
+    problems = "\n".join(err.value.problems)
+    for expected in ("r (Relu): has 1..1 (named) outputs, got ['out', 'extra']", "graph output 'out' is listed twice",
+                     "graph output 'w' is a parameter", "graph output 'x' is a graph input",
+                     "graph input 'z' has per-sample shape [0, 2]"):
+        assert expected in problems
+    with pytest.raises(GraphError, match="the graph has no outputs"):
+        check_graph(Graph([Node("Relu", "r", ["x"], ["y"])], {"x": TensorType((4,))}, []))
+
+
+def test_attribute_messages_stay_on_one_line():
+    g = single_op_graph("Relu", (4,))
+    g.nodes[0].op = "IF"
+    g.nodes[0].attrs = {"v_th": onnx.helper.make_tensor("t", onnx.TensorProto.FLOAT, [100], [1.0] * 100)}
+    g.inputs["x"] = TensorType((4,), timed=True)
+    with pytest.raises(GraphError) as err:
+        check_graph(g)
+    assert err.value.problems == ["node (IF): attribute 'v_th'=<TensorProto> is not of type float"]

@@ -159,3 +159,15 @@ def test_codings_table_ranks_sc_ttfs_below_ttfs_in_normalized_energy(tmp_path, r
         assert rows["sc-ttfs"][column] < rows["ttfs"][column]
     assert (tmp_path / "cmp" / "comparison.md").read_text().count("|") > 30
     assert (tmp_path / "cmp" / "sc-ttfs-T4" / "report.json").is_file()
+
+
+def test_codings_folder_is_rewritable_and_reprinted(tmp_path, run_cli):
+    out = tmp_path / "cmp"
+    argv = ("codings", "digits_mlp", "-o", out, "--codings", "rate", "--rate-steps", "8", "--eval-samples", "20")
+    assert run_cli(*argv)[0] == 0
+    (out / "notes.txt").write_text("mine")
+    code, _, err = run_cli(*argv)
+    assert code == 0, err
+    assert "kept 1 file(s)" in err and (out / "notes.txt").is_file() and (out / "rate-T8" / "report.json").is_file()
+    code, stdout, _ = run_cli("report", out)
+    assert code == 0 and "rate" in stdout and "norm_energy_truenorth" in stdout

@@ -99,9 +99,13 @@ def _avgpool(lw: _Lowering, name: str, m, x: str) -> str:
 
 
 def _adaptive_avgpool(lw: _Lowering, name: str, m, x: str) -> str:
-    _, h, w = lw.shape_of(x)
-    oh, ow = _pair(m.output_size)
-    if h % oh or w % ow:
+    shape = lw.shape_of(x)
+    if len(shape) != 3:
+        raise UnsupportedError(f"{name}: AdaptiveAvgPool2d needs a [C, H, W] input per sample, got {list(shape)}")
+    _, h, w = shape
+    size = m.output_size if isinstance(m.output_size, (tuple, list)) else (m.output_size,) * 2
+    oh, ow = (h if s is None else int(s) for s in size)  # None keeps the input size
+    if oh < 1 or ow < 1 or h % oh or w % ow:
         raise UnsupportedError(f"{name}: AdaptiveAvgPool2d from {h}x{w} to {oh}x{ow} is not a uniform pooling")
     k = (h // oh, w // ow)
     return lw.emit("AveragePool", name, [x], {"kernel_shape": k, "strides": k})
@@ -219,6 +223,8 @@ def _lower_node(lw: _Lowering, fx_node, handler, module):
     args = [type(a)(resolve(b) for b in a) if isinstance(a, (tuple, list)) else resolve(a) for a in fx_node.args]
     kwargs = {k: resolve(v) for k, v in fx_node.kwargs.items()}
     if module is not None:
+        if len(args) != 1 or kwargs:
+            raise UnsupportedError(f"{fx_node.target}: modules are supported when called with one tensor only")
         return handler(lw, str(fx_node.target), module, args[0])
     return handler(lw, fx_node.name, args, kwargs)
 
@@ -241,7 +247,13 @@ def from_torch(module, input_shape: tuple[int, ...], name: str = "model") -> Gra
             lw.values[fx_node.name] = fx_node.name
         elif fx_node.op == "output":
             outs = fx_node.args[0] if isinstance(fx_node.args[0], (tuple, list)) else [fx_node.args[0]]
-            lw.g.outputs = [lw.values.get(o.name, o.name) for o in outs]
+            if not outs or not all(isinstance(o, torch.fx.Node) for o in outs):
+                raise UnsupportedError(f"{name}: forward must return a tensor or a tuple of tensors, got "
+                                       f"{type(fx_node.args[0]).__name__}")
+            values = [lw.values.get(o.name) for o in outs]
+            if any(v == BATCH for v in values):
+                raise UnsupportedError(f"{name}: forward returns x.size(0), not a tensor")
+            lw.g.outputs = [v or o.name for v, o in zip(values, outs)]
         else:
             handler, module = _handler(fx_node, traced, modules, functions)
             lw.values[fx_node.name] = None

@@ -1,11 +1,13 @@
 """Graph checker and shape inference.
 
 ``check_graph`` finds every structural problem at once (unknown ops, bad attributes, dangling or doubly
-defined values, parameters where activations belong) and then infers types, so a graph that passes it can be
-run by the reference simulator. ``infer_shapes`` fills ``Graph.types`` and raises on the first shape
-mismatch, naming the node.
+defined values, parameters where activations belong, parameters that are not finite real numbers) and then
+infers types, so a graph that passes it can be run by the reference simulator. ``infer_shapes`` fills
+``Graph.types`` and raises on the first shape mismatch, naming the node.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from neurodeploy.errors import GraphError
 from neurodeploy.ir.graph import Graph, Node, TensorType
@@ -26,9 +28,11 @@ def _structure_problems(g: Graph) -> list[str]:
             problems.append(f"{node}: unknown op '{node.op}'")
             continue
         problems += attr_problems(op, node)
-        n_in = len(node.inputs)
+        n_in, n_out = len(node.inputs), len(node.outputs)
         if not op.n_inputs[0] <= n_in <= op.n_inputs[1]:
             problems.append(f"{node}: takes {op.n_inputs[0]}..{op.n_inputs[1]} inputs, got {n_in}")
+        if not op.n_outputs[0] <= n_out <= op.n_outputs[1] or "" in node.outputs:
+            problems.append(f"{node}: has {op.n_outputs[0]}..{op.n_outputs[1]} (named) outputs, got {node.outputs}")
         for i, value in enumerate(node.inputs):
             if value and value not in defined:
                 problems.append(f"{node}: input '{value}' is not defined before this node")
@@ -40,9 +44,39 @@ def _structure_problems(g: Graph) -> list[str]:
             if value in defined:
                 problems.append(f"{node}: output '{value}' is defined twice")
             defined.add(value)
+    if not g.outputs:
+        problems.append("the graph has no outputs")
+    for value in sorted({v for v in g.outputs if g.outputs.count(v) > 1}):
+        problems.append(f"graph output '{value}' is listed twice")
     for value in g.outputs:
-        if value not in defined:
+        if value in g.params:
+            problems.append(f"graph output '{value}' is a parameter (a constant), not computed from the inputs")
+        elif value in g.inputs:
+            problems.append(f"graph output '{value}' is a graph input: the graph computes nothing")
+        elif value not in defined:
             problems.append(f"graph output '{value}' is not produced by any node")
+    for name, t in g.inputs.items():
+        if any(d < 1 for d in t.shape):
+            problems.append(f"graph input '{name}' has per-sample shape {list(t.shape)}; every dim must be >= 1")
+    return problems + _param_problems(g)
+
+
+def _param_problems(g: Graph) -> list[str]:
+    """Parameters that are not finite real numbers, each named with the nodes that read it.
+
+    NaN weights would otherwise flow into thresholds and reports (NaN is not valid JSON) without a word.
+    """
+    problems = []
+    for name, array in g.params.items():
+        array = np.asarray(array)
+        users = ", ".join(str(n) for n in g.consumers(name)) or "no node"
+        if array.dtype.kind not in "biuf":
+            problems.append(f"parameter '{name}' (used by {users}) has element type {array.dtype}; "
+                            "only real numbers are supported")
+        elif array.dtype.kind == "f" and not np.isfinite(array).all():
+            nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+            problems.append(f"parameter '{name}' (used by {users}) is not finite: {nan} NaN and {inf} Inf "
+                            f"of {array.size} values")
     return problems
 
 

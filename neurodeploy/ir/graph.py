@@ -47,7 +47,8 @@ def canonical_attr(value: Any) -> Any:
     Rounding floats to float32 on the way in means a graph saved and loaded again is identical.
     """
     if isinstance(value, (float, np.floating)):
-        return float(np.float32(value))
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf, which the attribute schemas refuse
+            return float(np.float32(value))
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, (list, tuple, np.ndarray)):

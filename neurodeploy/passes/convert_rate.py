@@ -44,8 +44,11 @@ def activation_thresholds(g: Graph, values: list[str], x: np.ndarray, percentile
     """Percentile of the positive entries of each named value when ``g`` runs on inputs ``x``."""
     from neurodeploy.sim.evaluate import run_batched
 
-    collected = run_batched(g, x, keep=values, reduce=lambda name, a: a[a > 0].astype(np.float32))
-    return {v: float(np.percentile(collected[v], percentile)) if collected[v].size else 0.0 for v in values}
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing activations are reported by relu_thresholds
+        collected = run_batched(g, x, keep=values, reduce=lambda name, a: a[~(a <= 0)].astype(np.float32))
+    finite = lambda a: bool(np.isfinite(a).all())
+    return {v: (float(np.percentile(collected[v], percentile)) if finite(collected[v]) else float("nan"))
+            if collected[v].size else 0.0 for v in values}
 
 
 def relu_thresholds(g: Graph, ctx, coding: str) -> dict[str, float]:
@@ -55,6 +58,11 @@ def relu_thresholds(g: Graph, ctx, coding: str) -> dict[str, float]:
         raise InputError(f"{coding} conversion needs calibration inputs for its thresholds: give a dataset")
     relus = g.find("Relu")
     thresholds = activation_thresholds(g, [r.outputs[0] for r in relus], ctx.calibration, ctx.conversion.percentile)
+    overflow = [f"{r}: activations are NaN or beyond float32 on the calibration samples" for r in relus
+                if not np.isfinite(thresholds[r.outputs[0]])]
+    if overflow:
+        raise InputError("the model's activations overflow (are its weights, biases or inputs far too large?):",
+                         overflow)
     dead = [f"{r}: no positive activation on {len(ctx.calibration)} calibration samples" for r in relus
             if thresholds[r.outputs[0]] <= 0]
     if dead:
@@ -117,7 +125,12 @@ def _fold_one(g: Graph, mul: Node) -> bool:
     weighted = [c for c in consumers if c.op in ("Conv", "Gemm") and c.inputs[0] == out]
     if weighted:  # these read the unscaled spikes with scaled weights; the Mul stays for any other reader
         for c in weighted:
-            g.set_param(c, 1, (g.param_of(c, 1) * scale).astype(np.float32))
+            with np.errstate(over="ignore"):
+                scaled = (g.param_of(c, 1) * scale).astype(np.float32)
+            if not np.isfinite(scaled).all():
+                raise InputError(f"{c}: its weights times the threshold {scale:.3g} of the layer before exceed "
+                                 f"float32 (largest |weight| {float(np.abs(g.param_of(c, 1)).max()):.3g})")
+            g.set_param(c, 1, scaled)
             c.inputs[0] = mul.inputs[0]
         if len(weighted) == len(consumers):
             g.remove(mul)

@@ -52,7 +52,7 @@ def _add_normalized_energy(rows: list[dict]) -> None:
 def compare_codings(request, sweeps: dict[str, tuple[int, ...]], tolerance: float,
                     say: Callable[[str], None] = print) -> dict:
     """Compile ``request`` with every coding and window of ``sweeps``; write OUTPUT/comparison.json and .md."""
-    from neurodeploy.buildfolder import TIMINGS_FILE, check_output, report_json, staged_folder
+    from neurodeploy.buildfolder import TIMINGS_FILE, check_output, file_hashes, report_json, staged_folder
     from neurodeploy.compile import compile_model, request_dict
 
     check_output(request.output)
@@ -73,6 +73,7 @@ def compare_codings(request, sweeps: dict[str, tuple[int, ...]], tolerance: floa
         _add_normalized_energy(rows)
         summary = {"model": request.model, "target": request.target, "tolerance_points": tolerance,
                    "rows": rows, "candidates": tried, "request": request_dict(request)}
+        summary["files"] = file_hashes(tmp)
         (tmp / "comparison.json").write_text(report_json(summary))
         (tmp / TIMINGS_FILE).write_text(json.dumps(timings, indent=2) + "\n")
         (tmp / "comparison.md").write_text(render_codings_markdown(summary))

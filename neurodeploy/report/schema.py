@@ -94,23 +94,20 @@ def check_report(report: dict, path: Path) -> dict:
 
 def load_build_report(folder: Path) -> dict:
     """The checked report of a build folder (``report.json``) or of a ``codings`` folder (``comparison.json``);
-    a build's files must be the ones its report lists."""
-    import json
-
-    from neurodeploy.buildfolder import BUILD_MARKER, read_report, verify_files
+    the folder's files must be the ones its report lists."""
+    from neurodeploy.buildfolder import BUILD_MARKER, SWEEP_MARKER, read_report, verify_files
 
     folder = Path(folder)
-    if folder.is_dir() and not (folder / BUILD_MARKER).exists() and (folder / "comparison.json").is_file():
-        path = folder / "comparison.json"
-        try:
-            summary = json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError) as e:
-            raise InputError(f"{path}: not valid JSON ({e})") from None
-        if not isinstance(summary, dict):
-            raise InputError(f"{path}: holds a JSON {_kind(summary)}, not a comparison object")
-        return check_report(summary, path)
-    report = check_report(read_report(folder), folder / BUILD_MARKER)
-    verify_files(folder, report)
+    sweep = folder.is_dir() and not (folder / BUILD_MARKER).exists() and (folder / SWEEP_MARKER).is_file()
+    marker = SWEEP_MARKER if sweep else BUILD_MARKER
+    report = check_report(read_report(folder, marker), folder / marker)
+    verify_files(folder, report, marker=marker)
+    if not sweep and "targets" not in report:
+        from neurodeploy.backends import BACKENDS
+
+        if report["target"] not in BACKENDS:
+            raise InputError(f"{folder / marker}: target '{report['target']}' is not a registered target "
+                             f"({', '.join(sorted(BACKENDS))})")
     return report
 
 

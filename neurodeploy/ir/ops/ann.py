@@ -6,6 +6,8 @@ into a dense matrix, only the input windows are gathered (im2col) batch by batch
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -30,11 +32,10 @@ def _spatial(node: Node, x: TensorType, what: str) -> tuple[int, int, int]:
 
 
 def _window_params(attrs: dict, kernel: tuple[int, int]) -> tuple[tuple, tuple, tuple]:
+    """Strides, pads and dilations with their defaults; lengths and signs are checked by the attribute schema."""
     strides = attrs.get("strides") or (1, 1)
     pads = attrs.get("pads") or (0, 0, 0, 0)
     dilations = attrs.get("dilations") or (1, 1)
-    if len(strides) != 2 or len(pads) != 4 or len(dilations) != 2 or len(kernel) != 2:
-        raise ValueError("2-D windows need 2 strides, 4 pads, 2 dilations and a 2-D kernel")
     return tuple(strides), tuple(pads), tuple(dilations)
 
 
@@ -55,11 +56,12 @@ def _windows(x: np.ndarray, kernel, strides, pads, dilations, fill: float = 0.0)
 def _pool_infer(node: Node, types: list, params: list, attrs: dict) -> list[TensorType]:
     x = _one_activation(node, types)
     c, h, w = _spatial(node, x, node.op)
-    try:
-        strides, pads, dil = _window_params(attrs, attrs["kernel_shape"])
-    except ValueError as e:
-        raise GraphError(f"{node}: {e}") from None
+    strides, pads, dil = _window_params(attrs, attrs["kernel_shape"])
     kh, kw = attrs["kernel_shape"]
+    span = (dil[0] * (kh - 1) + 1, dil[1] * (kw - 1) + 1)
+    if any(p >= span[i % 2] for i, p in enumerate(pads)):
+        # a window lying wholly in the padding has no max (-inf) and, without count_include_pad, no mean (0/0)
+        raise GraphError(f"{node}: pads {list(pads)} must be smaller than the window {list(span)}")
     oh = _out_size(h, kh, strides[0], pads[0], pads[2], dil[0])
     ow = _out_size(w, kw, strides[1], pads[1], pads[3], dil[1])
     if oh < 1 or ow < 1:
@@ -71,10 +73,21 @@ def _same(node: Node, types: list, params: list, attrs: dict) -> list[TensorType
     return [_one_activation(node, types)]
 
 
+# 2-D windows: the same constraints for every op with a kernel (ANN and chip ops)
+KERNEL = Attr("ints", None, min=1, length=2)
+STRIDES = Attr("ints", None, min=1, length=2)
+PADS = Attr("ints", None, min=0, length=4, doc="[top, left, bottom, right]")
+DILATIONS = Attr("ints", None, min=1, length=2)
+GROUP = Attr("int", 1, min=1)
+# chip ops store every window parameter explicitly (their references read them without defaults)
+CHIP_WINDOW_ATTRS = {"kernel_shape": KERNEL, "strides": replace(STRIDES, default=(1, 1)),
+                     "pads": replace(PADS, default=(0, 0, 0, 0)), "dilations": replace(DILATIONS, default=(1, 1)),
+                     "group": GROUP}
+
 _WINDOW_ATTRS = {
-    "kernel_shape": Attr("ints"),
-    "strides": Attr("ints", None),
-    "pads": Attr("ints", None, doc="[top, left, bottom, right]"),
+    "kernel_shape": Attr("ints", min=1, length=2),
+    "strides": STRIDES,
+    "pads": PADS,
     "ceil_mode": Attr("int", 0, choices=(0,)),
     "auto_pad": Attr("str", "NOTSET", choices=("NOTSET",)),
 }
@@ -86,8 +99,9 @@ def _conv_infer(node: Node, types: list, params: list, attrs: dict) -> list[Tens
     x = _one_activation(node, types)
     c, h, w = _spatial(node, x, "Conv")
     weight, group = params[1], attrs["group"]
-    if weight is None or weight.ndim != 4:
-        raise GraphError(f"{node}: weight must be a 4-D parameter [M, C/group, kh, kw]")
+    if weight is None or weight.ndim != 4 or 0 in weight.shape:
+        shape = None if weight is None else list(weight.shape)
+        raise GraphError(f"{node}: weight must be a non-empty 4-D parameter [M, C/group, kh, kw], got {shape}")
     m, cg, kh, kw = weight.shape
     if c != cg * group or m % group:
         raise GraphError(
@@ -151,11 +165,11 @@ def _conv_ref(args: list, attrs: dict) -> list[np.ndarray]:
 CONV = OpDef(
     "Conv", "ann", (2, 3), _conv_infer, _conv_ref,
     attrs={
-        "kernel_shape": Attr("ints", None),
-        "strides": Attr("ints", None),
-        "pads": Attr("ints", None, doc="[top, left, bottom, right]"),
-        "dilations": Attr("ints", None),
-        "group": Attr("int", 1),
+        "kernel_shape": KERNEL,
+        "strides": STRIDES,
+        "pads": PADS,
+        "dilations": DILATIONS,
+        "group": GROUP,
         "auto_pad": Attr("str", "NOTSET", choices=("NOTSET",)),
     },
     param_inputs=(1, 2),
@@ -170,8 +184,9 @@ def _gemm_infer(node: Node, types: list, params: list, attrs: dict) -> list[Tens
     weight = params[1]
     if len(x.shape) != 1:
         raise GraphError(f"{node}: Gemm needs a flat [K] input per sample, got shape {list(x.shape)}")
-    if weight is None or weight.ndim != 2:
-        raise GraphError(f"{node}: B must be a 2-D parameter")
+    if weight is None or weight.ndim != 2 or 0 in weight.shape:
+        shape = None if weight is None else list(weight.shape)
+        raise GraphError(f"{node}: B must be a non-empty 2-D parameter, got {shape}")
     if attrs["transA"]:
         raise GraphError(f"{node}: transA=1 is not supported (the batch axis must stay first)")
     k, m = weight.shape[::-1] if attrs["transB"] else weight.shape
@@ -219,7 +234,8 @@ def _avgpool_ref(args: list, attrs: dict) -> list[np.ndarray]:
 def _maxpool_ref(args: list, attrs: dict) -> list[np.ndarray]:
     x = args[0]
     strides, pads, dil = _window_params(attrs, attrs["kernel_shape"])
-    return [_windows(x, attrs["kernel_shape"], strides, pads, dil, fill=-np.inf).max(axis=(-2, -1))]
+    lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min  # padding never wins, for integers too
+    return [_windows(x, attrs["kernel_shape"], strides, pads, dil, fill=lowest).max(axis=(-2, -1))]
 
 
 AVERAGE_POOL = OpDef(
@@ -229,7 +245,7 @@ AVERAGE_POOL = OpDef(
 )
 MAX_POOL = OpDef(
     "MaxPool", "ann", (1, 1), _pool_infer, _maxpool_ref,
-    attrs={**_WINDOW_ATTRS, "dilations": Attr("ints", None), "storage_order": Attr("int", 0, choices=(0,))},
+    attrs={**_WINDOW_ATTRS, "dilations": DILATIONS, "storage_order": Attr("int", 0, choices=(0,))},
     doc="2-D max pooling (padding never wins the max).",
 )
 
@@ -244,6 +260,8 @@ def _bn_infer(node: Node, types: list, params: list, attrs: dict) -> list[Tensor
         if p is None or p.shape != (channels,):
             shape = None if p is None else list(p.shape)
             raise GraphError(f"{node}: {role} must be a parameter of shape [{channels}], got {shape}")
+    if (params[4] + attrs["epsilon"] <= 0).any():  # sqrt of a negative variance is NaN
+        raise GraphError(f"{node}: var + epsilon must be > 0 for every channel")
     return [x]
 
 
@@ -256,7 +274,8 @@ def _bn_ref(args: list, attrs: dict) -> list[np.ndarray]:
 
 BATCH_NORM = OpDef(
     "BatchNormalization", "ann", (5, 5), _bn_infer, _bn_ref,
-    attrs={"epsilon": Attr("float", 1e-5), "momentum": Attr("float", 0.9), "training_mode": Attr("int", 0, choices=(0,))},
+    attrs={"epsilon": Attr("float", 1e-5, min=0), "momentum": Attr("float", 0.9),
+           "training_mode": Attr("int", 0, choices=(0,))},
     param_inputs=(1, 2, 3, 4),
     doc="Inference-mode batch normalization over channel axis 1: (x - mean) * scale / sqrt(var + eps) + B.",
 )
@@ -287,7 +306,11 @@ FLATTEN = OpDef(
 
 def reshape_target(node: Node, in_shape: tuple[int, ...], target: np.ndarray) -> tuple[int, ...]:
     """Per-sample output shape of Reshape: target[0] is the batch axis; 0 copies an input dim, -1 infers."""
-    rest = [int(d) for d in np.asarray(target).reshape(-1)[1:]]
+    target = np.asarray(target)
+    if target.ndim != 1 or not len(target) or target.dtype.kind not in "iu":
+        raise GraphError(f"{node}: the target shape must be a 1-D integer tensor, got {target.dtype} "
+                         f"{list(target.shape)}")
+    rest = [int(d) for d in target[1:]]
     rest = [in_shape[i] if d == 0 and i < len(in_shape) else d for i, d in enumerate(rest)]
     size = int(np.prod(in_shape, dtype=np.int64))
     if rest.count(-1) > 1 or any(d < -1 or d == 0 for d in rest):
@@ -326,14 +349,19 @@ RESHAPE = OpDef(
 
 def _broadcast_infer(node: Node, types: list, params: list, attrs: dict) -> list[TensorType]:
     acts = [t for t in types if t is not None]
-    if not acts:
-        raise GraphError(f"{node}: needs at least one activation input")
+    if not acts or not all(node.inputs):
+        raise GraphError(f"{node}: needs two operands, at least one of them an activation")
     if len({t.timed for t in acts}) > 1:
         raise GraphError(f"{node}: mixes values with and without a time axis")
     shapes = [t.shape for t in acts]
+    rank = len(acts[0].shape)
     for p in params:
         if p is not None:
-            shapes.append(p.shape[1:] if p.ndim > len(acts[0].shape) else p.shape)
+            if p.ndim > rank + 1 or (p.ndim == rank + 1 and p.shape[0] != 1):
+                # one axis more than a sample is the batch axis, and a parameter cannot vary along it
+                raise GraphError(f"{node}: parameter shape {list(p.shape)} does not broadcast per sample "
+                                 f"[{', '.join(map(str, acts[0].shape))}]")
+            shapes.append(p.shape[1:] if p.ndim > rank else p.shape)
     try:
         out = np.broadcast_shapes(*shapes)
     except ValueError:

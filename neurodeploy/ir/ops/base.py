@@ -22,12 +22,20 @@ KINDS = ("ann", "neuron", "encode", "readout")
 
 @dataclass(frozen=True)
 class Attr:
-    """One attribute: Python type ('float', 'int', 'str', 'bool', 'ints', 'floats'), default, choices."""
+    """One attribute: Python type ('float', 'int', 'str', 'bool', 'ints', 'floats'), default, choices.
+
+    ``min``/``max`` bound every value (each entry of a list) and ``length`` fixes the number of entries of a
+    list: declared here once, they protect every consumer (shape rules, references, backends) of every
+    front-end from values such as a zero stride or a negative kernel size.
+    """
 
     type: str
     default: Any = REQUIRED
     choices: tuple = ()
     doc: str = ""
+    min: float | None = None
+    max: float | None = None
+    length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,8 @@ class OpDef:
     ``infer(node, types, params, attrs)`` returns the output types; ``types[i]`` is None where input i is
     a parameter, ``params[i]`` is None where it is an activation. ``ref(args, attrs)`` is the numpy
     reference: it receives activations and parameters in input order and returns the outputs.
-    ``param_inputs`` lists input positions that must be parameters (weights); ``n_inputs`` is (min, max).
+    ``param_inputs`` lists input positions that must be parameters (weights); ``n_inputs`` is (min, max), and
+    ``n_outputs`` the (min, max) number of outputs ``ref`` can produce (optional outputs are counters).
     """
 
     name: str
@@ -49,6 +58,7 @@ class OpDef:
     param_inputs: tuple[int, ...] = ()
     domain: str = ""
     doc: str = ""
+    n_outputs: tuple[int, int] = (1, 1)
 
 
 _CASTS: dict[str, Callable[[Any], Any]] = {
@@ -62,9 +72,11 @@ _CASTS: dict[str, Callable[[Any], Any]] = {
 
 
 def _valid_type(kind: str, value: Any) -> bool:
-    if kind in ("ints", "floats"):
+    if kind == "ints":
+        return isinstance(value, (list, tuple, np.ndarray)) and all(isinstance(x, (int, np.integer)) for x in value)
+    if kind == "floats":
         return isinstance(value, (list, tuple, np.ndarray)) and all(
-            isinstance(x, (int, float, np.integer, np.floating)) for x in value
+            isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) for x in value
         )
     if kind == "float":
         return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
@@ -75,8 +87,39 @@ def _valid_type(kind: str, value: Any) -> bool:
     return isinstance(value, str)
 
 
+def _show(value: Any) -> str:
+    """One short line for a message: an ONNX tensor or graph given as an attribute would print for pages."""
+    simple = (bool, int, float, str, np.integer, np.floating)
+    if isinstance(value, simple) or (isinstance(value, (list, tuple)) and all(isinstance(v, simple) for v in value)):
+        text = repr(value)
+    else:
+        text = f"<{type(value).__name__}>"
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _value_problem(spec: Attr, value: Any) -> str | None:
+    """What is wrong with a value of the right type: not finite, a wrong length, out of bounds, not a choice."""
+    values = list(value) if spec.type in ("ints", "floats") else [value]
+    if spec.type in ("float", "floats") and not all(np.isfinite(v) and abs(v) <= _FLOAT32_MAX for v in values):
+        return "is not finite (NaN, Inf or beyond float32)"  # a NaN threshold compares false forever
+    if spec.length is not None and len(values) != spec.length:
+        return f"needs {spec.length} values, got {len(values)}"
+    if spec.min is not None and any(v < spec.min for v in values):
+        return f"must be >= {spec.min}"
+    if spec.max is not None and any(v > spec.max for v in values):
+        return f"must be <= {spec.max}"
+    if spec.choices and _CASTS[spec.type](value) not in spec.choices:
+        return f"is not one of {list(spec.choices)}"
+    return None
+
+
 def attr_problems(op: OpDef, node: Node) -> list[str]:
-    """Every attribute problem of ``node`` against ``op``'s schema (unknown, missing, wrong type, choice)."""
+    """Every attribute problem of ``node`` against ``op``'s schema (unknown, missing, wrong type, bounds,
+    length, not finite, choice)."""
     problems = [f"{node}: unknown attribute '{k}'" for k in node.attrs if k not in op.attrs]
     for key, spec in op.attrs.items():
         if key not in node.attrs:
@@ -84,10 +127,9 @@ def attr_problems(op: OpDef, node: Node) -> list[str]:
                 problems.append(f"{node}: missing required attribute '{key}'")
             continue
         value = node.attrs[key]
-        if not _valid_type(spec.type, value):
-            problems.append(f"{node}: attribute '{key}'={value!r} is not of type {spec.type}")
-        elif spec.choices and _CASTS[spec.type](value) not in spec.choices:
-            problems.append(f"{node}: attribute '{key}'={value!r} is not one of {list(spec.choices)}")
+        problem = _value_problem(spec, value) if _valid_type(spec.type, value) else f"is not of type {spec.type}"
+        if problem:
+            problems.append(f"{node}: attribute '{key}'={_show(value)} {problem}")
     return problems
 
 

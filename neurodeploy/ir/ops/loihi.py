@@ -20,7 +20,7 @@ import numpy as np
 
 from neurodeploy.errors import GraphError
 from neurodeploy.ir.graph import TensorType
-from neurodeploy.ir.ops.ann import _conv_infer, conv2d
+from neurodeploy.ir.ops.ann import CHIP_WINDOW_ATTRS, _conv_infer, conv2d
 from neurodeploy.ir.ops.base import NEURO_DOMAIN, Attr, OpDef
 
 STATE_BITS = 24
@@ -128,11 +128,14 @@ def lif_dynamics(a_in: np.ndarray | None, bias: np.ndarray, attrs: dict, steps: 
         v[fired] = 0
 
 
-def _lif_inputs(node, types, params):
+def _lif_inputs(node, types, params, attrs):
     a_in, bias = types[0], types[1]
     shape = bias.shape if bias is not None else params[1].shape if params[1] is not None else None
     if shape is None:
         raise GraphError(f"{node}: needs a bias input (parameter per neuron, or a per-sample activation)")
+    if a_in is None and (bias is None or attrs["num_steps"] < 1):
+        # the steps and the samples of a layer without input current come from num_steps and the bias
+        raise GraphError(f"{node}: without an input current it needs a per-sample bias activation and num_steps >= 1")
     if a_in is not None and (not a_in.timed or a_in.shape != shape):
         raise GraphError(f"{node}: input current {a_in} does not match {len(shape)}-D neurons {list(shape)}")
     if bias is not None and bias.timed:
@@ -141,7 +144,7 @@ def _lif_inputs(node, types, params):
 
 
 def _lif_infer(node, types, params, attrs):
-    shape = _lif_inputs(node, types, params)
+    shape = _lif_inputs(node, types, params, attrs)
     out = [TensorType(shape, "float32", timed=True)]
     return out + [TensorType(shape, "int64")] * (len(node.outputs) - 1)
 
@@ -178,34 +181,37 @@ def _readout_ref(args, attrs):
 
 
 def _readout_infer(node, types, params, attrs):
-    return [TensorType(_lif_inputs(node, types, params), "float32")]
+    return [TensorType(_lif_inputs(node, types, params, attrs), "float32")]
 
 
 _LIF_ATTRS = {
-    "du": Attr("int", doc="current decay, 12 bits; 4095 = no current memory"),
-    "dv": Attr("int", doc="voltage decay, 12 bits; 0 = no leak"),
-    "vth": Attr("int", doc="threshold mantissa (17 bits); spike when v > vth << 6"),
-    "bias_exp": Attr("int", 0, doc="bias exponent: effective bias = bias_mant << bias_exp"),
-    "v_init": Attr("int", 0, doc="voltage at step 0"),
-    "num_steps": Attr("int", 0, doc="steps to run when there is no input current (bias-driven layer)"),
+    # bounds keep the decay factors in 0..4096: netx's iDecay 0..4096 is du + 1, its vDecay 0..4096 is dv
+    "du": Attr("int", doc="current decay, 12 bits; 4095 = no current memory", min=-CURRENT_DECAY_OFFSET,
+               max=DECAY_UNITY - CURRENT_DECAY_OFFSET),
+    "dv": Attr("int", doc="voltage decay, 12 bits; 0 = no leak", min=0, max=DECAY_UNITY),
+    "vth": Attr("int", doc="threshold mantissa (17 bits); spike when v > vth << 6", min=0, max=STATE_LIMIT),
+    "bias_exp": Attr("int", 0, doc="bias exponent: effective bias = bias_mant << bias_exp", min=-STATE_BITS,
+                     max=STATE_BITS),
+    "v_init": Attr("int", 0, doc="voltage at step 0", min=-STATE_LIMIT, max=STATE_LIMIT),
+    "num_steps": Attr("int", 0, doc="steps to run when there is no input current (bias-driven layer)", min=0),
 }
 
 LOIHI_DENSE = OpDef(
     "LoihiDense", "neuron", (2, 2), _dense_infer, _dense_ref,
-    attrs={"weight_exp": Attr("int", 0), "num_weight_bits": Attr("int", 8), "sign_mode": Attr("str", "mixed",
+    attrs={"weight_exp": Attr("int", 0, min=-STATE_BITS, max=STATE_BITS), "num_weight_bits": Attr("int", 8, min=1),
+           "sign_mode": Attr("str", "mixed",
            choices=("mixed", "excitatory", "inhibitory"))},
     param_inputs=(1,), domain=NEURO_DOMAIN,
     doc="Lava Dense (bit-accurate): a[t] = (W . s[t-1]) << weight_exp, a[0] = 0; W [out, in] integer weights.",
 )
 LOIHI_CONV = OpDef(
     "LoihiConv", "neuron", (2, 2), _conv_loihi_infer, _conv_loihi_ref,
-    attrs={"kernel_shape": Attr("ints", None), "strides": Attr("ints", (1, 1)), "pads": Attr("ints", (0, 0, 0, 0)),
-           "dilations": Attr("ints", (1, 1)), "group": Attr("int", 1), "weight_exp": Attr("int", 0)},
+    attrs={**CHIP_WINDOW_ATTRS, "weight_exp": Attr("int", 0, max=STATE_BITS)},
     param_inputs=(1,), domain=NEURO_DOMAIN,
     doc="Lava Conv (fixed point): a[t] = clamp24((W x s[t-1]) << weight_exp), a[0] = 0; W as ONNX Conv.",
 )
 LOIHI_LIF = OpDef(
-    "LoihiLIF", "neuron", (2, 2), _lif_infer, _lif_ref, attrs=dict(_LIF_ATTRS), domain=NEURO_DOMAIN,
+    "LoihiLIF", "neuron", (2, 2), _lif_infer, _lif_ref, attrs=dict(_LIF_ATTRS), domain=NEURO_DOMAIN, n_outputs=(1, 2),
     doc="Lava LIF (bit-accurate). Inputs: current a [T, N, ...] (or '' for a bias-driven layer) and integer "
         "bias_mant (per-neuron parameter, or per-sample activation [N, ...] computed on the host). Outputs: spikes, and optionally the count "
         "of 24-bit current wrap-arounds plus voltage saturations per neuron and sample.",

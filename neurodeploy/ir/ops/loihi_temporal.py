@@ -60,6 +60,13 @@ def _neuron_shape(node, types, params, attrs) -> tuple:
     shape = bias.shape if bias is not None else params[2].shape if params[2] is not None else None
     if shape is None:
         raise GraphError(f"{node}: needs a bias input (per-neuron parameter or per-sample host value)")
+    if bias is not None and bias.timed:
+        raise GraphError(f"{node}: a per-sample bias has no time axis, got {bias}")
+    if types[0] is None and types[1] is not None:
+        raise GraphError(f"{node}: a calibration current needs the encoding current")
+    if not currents and (bias is None or attrs["num_steps"] < 1):
+        # the steps and the samples of a host-driven layer come from num_steps and the per-sample bias
+        raise GraphError(f"{node}: without input currents it needs a per-sample bias activation and num_steps >= 1")
     for t in currents:
         if not t.timed or t.shape != shape:
             raise GraphError(f"{node}: input current {t} does not match neurons {list(shape)}")
@@ -121,11 +128,11 @@ def _readout_ref(args, attrs):
 
 
 _ATTRS = {
-    "window": Attr("int", doc="T, steps of one layer's window"),
-    "encode_start": Attr("int", doc="global step of this layer's first threshold comparison"),
-    "num_steps": Attr("int", 0, doc="steps to run when there is no input current (host-driven first layer)"),
-    "state_bits": Attr("int", 24, doc="signed width of the saturating voltage"),
-    "decode_shift": Attr("int", 0),
+    "window": Attr("int", doc="T, steps of one layer's window", min=1),
+    "encode_start": Attr("int", doc="global step of this layer's first threshold comparison", min=0),
+    "num_steps": Attr("int", 0, doc="steps to run when there is no input current (host-driven first layer)", min=0),
+    "state_bits": Attr("int", 24, doc="signed width of the saturating voltage", min=2, max=62),
+    "decode_shift": Attr("int", 0, min=0, max=62),
     "decode_enc": Attr("ints", (), doc="decoding table of the sender's encoding spikes, one entry per sender step"),
     "decode_cal": Attr("ints", (), doc="decoding table of the sender's calibration spikes"),
 }
@@ -136,7 +143,7 @@ _THRESHOLDS = {
 
 LOIHI_TTFS = OpDef(
     "LoihiTTFS", "neuron", (3, 3), _neuron_infer, _neuron_ref, attrs={**_ATTRS, **_THRESHOLDS},
-    domain=NEURO_DOMAIN,
+    domain=NEURO_DOMAIN, n_outputs=(1, 2),
     doc="Fixed-point TTFS / SC-TTFS neuron (see module docstring). Inputs: encoding current, calibration current "
         "('' when the sender is TTFS or for the first layer), bias. Outputs: encoding [, calibration] spikes.",
 )

@@ -26,8 +26,6 @@ def _input(node: Node, types: list, timed: bool) -> TensorType:
 
 def _encode_infer(node, types, params, attrs):
     x = _input(node, types, timed=False)
-    if attrs["num_steps"] < 1:
-        raise GraphError(f"{node}: num_steps must be >= 1, got {attrs['num_steps']}")
     return [TensorType(x.shape, "float32", timed=True)]
 
 
@@ -35,6 +33,8 @@ def _neuron_infer(node, types, params, attrs):
     x = _input(node, types, timed=True)
     if attrs["v_th"] <= 0:
         raise GraphError(f"{node}: threshold v_th must be > 0, got {attrs['v_th']}")
+    if attrs.get("dt") is not None and attrs["dt"] <= 0:
+        raise GraphError(f"{node}: dt must be > 0 seconds, got {attrs['dt']}")
     return [TensorType(x.shape, "float32", timed=True)]
 
 
@@ -62,17 +62,17 @@ def _rate_ref(args, attrs):
 
 DIRECT_ENCODE = OpDef(
     "DirectEncode", "encode", (1, 1), _encode_infer, _direct_ref,
-    attrs={"num_steps": Attr("int", doc="T, the number of time steps")},
+    attrs={"num_steps": Attr("int", doc="T, the number of time steps", min=1)},
     domain=NEURO_DOMAIN,
     doc="Analog (direct) input: the same real-valued input x is presented at every one of T steps.",
 )
 RATE_ENCODE = OpDef(
     "RateEncode", "encode", (1, 1), _encode_infer, _rate_ref,
     attrs={
-        "num_steps": Attr("int"),
+        "num_steps": Attr("int", min=1),
         "distribution": Attr("str", "bernoulli", choices=("bernoulli", "poisson")),
         "gain": Attr("float", 1.0, doc="spike probability (bernoulli) or rate (poisson) per unit input"),
-        "seed": Attr("int", 0),
+        "seed": Attr("int", 0, min=0),  # numpy refuses negative seeds
     },
     domain=NEURO_DOMAIN,
     doc="Stochastic rate code: at each step spike with p = clip(gain*x, 0, 1) (bernoulli) "
@@ -118,8 +118,10 @@ LIF = OpDef(
     lambda a, at: [_integrate_and_fire(a[0], at, at["v_decay"], at["i_decay"])],
     attrs={
         **_NEURON_ATTRS,
-        "v_decay": Attr("float", doc="fraction of v lost per step, dt/tau_mem for a continuous-time LIF"),
-        "i_decay": Attr("float", 1.0, doc="fraction of the synaptic current lost per step; 1 = no current state"),
+        "v_decay": Attr("float", doc="fraction of v lost per step, dt/tau_mem for a continuous-time LIF",
+                        min=0, max=1),
+        "i_decay": Attr("float", 1.0, doc="fraction of the synaptic current lost per step; 1 = no current state",
+                        min=0, max=1),
         "dt": Attr("float", None, doc="physical duration of one step in seconds, when known"),
     },
     domain=NEURO_DOMAIN,
@@ -148,7 +150,7 @@ SPIKE_COUNT = OpDef(
 )
 MEMBRANE_READOUT = OpDef(
     "MembraneReadout", "readout", (1, 1), _readout_infer, _membrane_ref,
-    attrs={"v_decay": Attr("float", 0.0)},
+    attrs={"v_decay": Attr("float", 0.0, min=0, max=1)},
     domain=NEURO_DOMAIN,
     doc="Membrane potential after T steps of a non-spiking integrator: v[t] = (1-v_decay) v[t-1] + x[t].",
 )
@@ -157,9 +159,9 @@ MEMBRANE_READOUT = OpDef(
 
 
 def _quantize_infer(node, types, params, attrs):
-    x = [t for t in types if t is not None][0]
-    if not 2 <= attrs["bits"] <= 32:
-        raise GraphError(f"{node}: bits must be in 2..32, got {attrs['bits']}")
+    x = types[0]
+    if x is None:
+        raise GraphError(f"{node}: input 0 must be an activation")
     return [TensorType(x.shape, "int64", x.timed)]
 
 
@@ -170,7 +172,7 @@ def _quantize_ref(args, attrs):
 
 QUANTIZE = OpDef(
     "Quantize", "ann", (1, 1), _quantize_infer, _quantize_ref,
-    attrs={"scale": Attr("float"), "bits": Attr("int", doc="signed width of the result")},
+    attrs={"scale": Attr("float"), "bits": Attr("int", doc="signed width of the result", min=2, max=32)},
     domain=NEURO_DOMAIN,
     doc="Host-side fixed point: y = clip(round(x * scale), -2^(bits-1), 2^(bits-1) - 1), an integer tensor.",
 )

@@ -14,7 +14,7 @@ import numpy as np
 
 from neurodeploy.errors import GraphError
 from neurodeploy.ir.graph import TensorType
-from neurodeploy.ir.ops.ann import _conv_infer
+from neurodeploy.ir.ops.ann import CHIP_WINDOW_ATTRS, _conv_infer
 from neurodeploy.ir.ops.base import NEURO_DOMAIN, Attr, OpDef
 from neurodeploy.ir.ops.ticks import delayed, synaptic_input
 
@@ -62,19 +62,35 @@ def if_dynamics(current, offset, attrs, steps: int, shape: tuple):
         v[fired] = attrs["v_reset"]
 
 
-def _neuron_shape(node, types, params):
-    current, offset = types[0], types[1] if types[1] is not None else None
+def _broadcasts_to(shape: tuple, target: tuple) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
+
+
+def _neuron_shape(node, types, params, attrs):
+    current, offset = types[0], types[1]
     shape = current.shape if current is not None else offset.shape if offset is not None else \
         params[1].shape if params[1] is not None else None
     if shape is None:
         raise GraphError(f"{node}: needs an input current or an offset")
-    if current is not None and not current.timed:
-        raise GraphError(f"{node}: the input current must be timed [T, N, ...]")
+    if current is not None and (not current.timed or not current.dtype.startswith("int")):
+        raise GraphError(f"{node}: the input current must be an integer timed tensor [T, N, ...], got {current}")
+    if offset is not None and (offset.timed or not offset.dtype.startswith("int") or offset.shape != shape):
+        raise GraphError(f"{node}: a per-sample offset must be an integer [N, {', '.join(map(str, shape))}], "
+                         f"got {offset}")
+    if params[1] is not None and (params[1].dtype.kind not in "iu" or not _broadcasts_to(params[1].shape, shape)):
+        raise GraphError(f"{node}: the offset parameter must hold integers per neuron {list(shape)}, got "
+                         f"{params[1].dtype} {list(params[1].shape)}")
+    if current is None and (offset is None or attrs["num_steps"] < 1):
+        # the ticks and the samples of a layer without input current come from num_steps and the offset
+        raise GraphError(f"{node}: without an input current it needs a per-sample offset and num_steps >= 1")
     return shape
 
 
 def _if_infer(node, types, params, attrs):
-    shape = _neuron_shape(node, types, params)
+    shape = _neuron_shape(node, types, params, attrs)
     return [TensorType(shape, "float32", timed=True)] + [TensorType(shape, "int64")] * (len(node.outputs) - 1)
 
 
@@ -97,7 +113,7 @@ def _if_ref(args, attrs):
 
 
 def _readout_infer(node, types, params, attrs):
-    return [TensorType(_neuron_shape(node, types, params), "float32")]
+    return [TensorType(_neuron_shape(node, types, params, attrs), "float32")]
 
 
 def _readout_ref(args, attrs):
@@ -108,19 +124,21 @@ def _readout_ref(args, attrs):
     return [v.astype(np.float32)]
 
 
-_CONV = {"kernel_shape": Attr("ints", None), "strides": Attr("ints", (1, 1)), "pads": Attr("ints", (0, 0, 0, 0)),
-         "dilations": Attr("ints", (1, 1)), "group": Attr("int", 1)}
-_NEURON = {"v_thresh": Attr("int", doc="s16.15 raw"), "v_reset": Attr("int", 0), "v_init": Attr("int", 0),
-           "num_steps": Attr("int", 0, doc="ticks to run when there is no input current (offset-driven layer)")}
+_STATE = {"min": STATE_MIN, "max": STATE_MAX}
+_NEURON = {"v_thresh": Attr("int", doc="s16.15 raw; STATE_MAX + 1 never fires", min=STATE_MIN, max=STATE_MAX + 1),
+           "v_reset": Attr("int", 0, **_STATE),
+           "v_init": Attr("int", 0, **_STATE),
+           "num_steps": Attr("int", 0, doc="ticks to run when there is no input current (offset-driven layer)", min=0)}
 
 SPINNAKER_SYNAPSES = OpDef(
     "SpiNNakerSynapses", "neuron", (2, 2), _syn_infer, _syn_ref,
-    attrs={**_CONV, "left_shift_exc": Attr("int", 0), "left_shift_inh": Attr("int", 0)},
-    param_inputs=(1,), domain=NEURO_DOMAIN,
+    attrs={**CHIP_WINDOW_ATTRS, "left_shift_exc": Attr("int", 0, min=0, max=47),
+           "left_shift_inh": Attr("int", 0, min=0, max=47)},
+    param_inputs=(1,), domain=NEURO_DOMAIN, n_outputs=(1, 2),
     doc="sPyNNaker synapses (see module doc). Outputs: s16.15 input per tick, and ring-buffer saturations.",
 )
 SPINNAKER_IF = OpDef(
-    "SpiNNakerIF", "neuron", (2, 2), _if_infer, _if_ref, attrs=dict(_NEURON), domain=NEURO_DOMAIN,
+    "SpiNNakerIF", "neuron", (2, 2), _if_infer, _if_ref, attrs=dict(_NEURON), domain=NEURO_DOMAIN, n_outputs=(1, 2),
     doc="IF_curr_delta in s16.15. Inputs: input per tick (or '') and offset (i_offset per tick, a parameter or "
         "a per-sample activation computed on the host). Outputs: spikes, and optionally saturation events.",
 )

@@ -61,14 +61,14 @@ def curves(attrs: dict) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _check_curves(node, attrs: dict) -> None:
+    if len({attrs.get(k) is None for k in _CALIBRATION}) > 1:
+        raise GraphError(f"{node}: the calibration threshold needs alpha_c, beta_c and k_c together")
     for suffix in ("", "_c"):
         if attrs.get("alpha" + suffix) is None:
             continue
         if attrs["alpha" + suffix] <= 0 or attrs["k" + suffix] <= 0:
             raise GraphError(f"{node}: threshold{suffix} needs alpha > 0 and k > 0 (a decaying threshold), got "
                              f"alpha={attrs['alpha' + suffix]}, k={attrs['k' + suffix]}")
-    if attrs["num_steps"] < 1:
-        raise GraphError(f"{node}: num_steps must be >= 1, got {attrs['num_steps']}")
 
 
 def _encode_infer(node, types, params, attrs):
@@ -76,7 +76,10 @@ def _encode_infer(node, types, params, attrs):
     if x is None or x.timed:
         raise GraphError(f"{node}: input must be the membrane potential without a time axis, got {x}")
     _check_curves(node, attrs)
-    return [TensorType(x.shape, "float32", timed=True)] * len(node.outputs)
+    n_out = 1 if attrs.get("alpha_c") is None else 2
+    if len(node.outputs) != n_out:
+        raise GraphError(f"{node}: {len(node.outputs)} outputs, but its thresholds describe {n_out} spike train(s)")
+    return [TensorType(x.shape, "float32", timed=True)] * n_out
 
 
 def _encode_ref(args, attrs):
@@ -90,6 +93,8 @@ def _decode_infer(node, types, params, attrs):
     types = types[:len(node.inputs)]
     if any(t is None or not t.timed for t in types):
         raise GraphError(f"{node}: inputs must be spike trains [T, N, ...]")
+    if len({t.shape for t in types}) > 1:
+        raise GraphError(f"{node}: the spike trains have different shapes {[list(t.shape) for t in types]}")
     if len(types) != (1 if attrs.get("alpha_c") is None else 2):
         raise GraphError(f"{node}: {len(types)} spike inputs, but the thresholds describe "
                          f"{'1 (TTFS)' if attrs.get('alpha_c') is None else '2 (SC-TTFS)'}")
@@ -105,7 +110,7 @@ def _decode_ref(args, attrs):
 
 
 _CURVE = {
-    "num_steps": Attr("int", doc="T, steps of one layer's window"),
+    "num_steps": Attr("int", doc="T, steps of one layer's window", min=1),
     "alpha": Attr("float", doc="encoding threshold theta_e(t) = alpha * exp(-k t + beta)"),
     "beta": Attr("float"),
     "k": Attr("float"),
@@ -123,6 +128,7 @@ TTFS = OpDef(
 )
 SCTTFS = OpDef(
     "SCTTFS", "encode", (1, 1), _encode_infer, _encode_ref, attrs={**_CURVE, **_CALIBRATION}, domain=NEURO_DOMAIN,
+    n_outputs=(1, 2),
     doc="Self-calibrating TTFS neuron: outputs the encoding spike train (as TTFS) and the calibration spike "
         "train (first t >= t_e with v - theta_e(t_e) >= theta_c(t)); at most one spike each.",
 )

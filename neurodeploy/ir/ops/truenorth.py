@@ -21,7 +21,7 @@ import numpy as np
 
 from neurodeploy.errors import GraphError
 from neurodeploy.ir.graph import TensorType
-from neurodeploy.ir.ops.ann import _conv_infer
+from neurodeploy.ir.ops.ann import CHIP_WINDOW_ATTRS, _conv_infer
 from neurodeploy.ir.ops.base import NEURO_DOMAIN, Attr, OpDef
 from neurodeploy.ir.ops.ticks import delayed, synaptic_input
 
@@ -104,15 +104,15 @@ def _ref(args, attrs):
 
 TRUENORTH_LAYER = OpDef(
     "TrueNorthLayer", "neuron", (5, 5), _infer, _ref,
-    attrs={"kernel_shape": Attr("ints", None), "strides": Attr("ints", (1, 1)), "pads": Attr("ints", (0, 0, 0, 0)),
-           "dilations": Attr("ints", (1, 1)), "group": Attr("int", 1),
-           "fan_in_groups": Attr("int", 1, doc="input groups K; K > 1 adds partial neurons and a merge neuron"),
-           "merge_unit": Attr("int", 0, doc="merge neuron weight per partial spike (K > 1)"),
-           "partial_resolution": Attr("int", 1, doc="r: partial neurons fire at threshold // r (K > 1)"),
-           "extra_delay": Attr("int", 0, doc="ticks added by splitter cores after this layer"),
-           "membrane_bits": Attr("int", 20), "axons_per_input": Attr("int", 4, doc="axon copies of each input"),
+    attrs={**CHIP_WINDOW_ATTRS,
+           "fan_in_groups": Attr("int", 1, doc="input groups K; K > 1 adds partial neurons and a merge neuron", min=1),
+           "merge_unit": Attr("int", 0, doc="merge neuron weight per partial spike (K > 1)", min=0),
+           "partial_resolution": Attr("int", 1, doc="r: partial neurons fire at threshold // r (K > 1)", min=1),
+           "extra_delay": Attr("int", 0, doc="ticks added by splitter cores after this layer", min=0),
+           "membrane_bits": Attr("int", 20, min=2, max=62),
+           "axons_per_input": Attr("int", 4, doc="axon copies of each input", min=1),
            "codebook": Attr("ints", (1, -1, 3, -3), doc="multiples of the unit carried by axon types 0..3")},
-    param_inputs=(1, 2, 3, 4), domain=NEURO_DOMAIN,
+    param_inputs=(1, 2, 3, 4), domain=NEURO_DOMAIN, n_outputs=(1, 3),
     doc="A layer of TrueNorth cores (see module doc). Inputs: spikes [T, N, ...], integer levels, per-channel unit, "
         "threshold and leak. Outputs: spikes, and optionally the 20-bit saturation events per neuron and sample.",
 )
