@@ -93,6 +93,16 @@ def _check_input_shape(graph, dataset) -> None:
                          f"'{dataset.name}' has {list(dataset.input_shape)}")
 
 
+def _require_ann(loaded) -> None:
+    """Conversion starts from an ANN; a spiking or chip-level graph (a build's snn.onnx) is named as such."""
+    from neurodeploy.ir.ops import OPS
+
+    spiking = sorted({n.op for n in loaded.graph.nodes if OPS[n.op].kind != "ann" or OPS[n.op].domain})
+    if spiking:
+        raise UnsupportedError(f"{loaded.name} is already a spiking network (ops {', '.join(spiking)}); compile the ANN "
+                               "it came from (a build's ann.onnx), or a lava-dl netx .net file for a chip")
+
+
 def _import(request: CompileRequest):
     from neurodeploy.data import label_problems, load_dataset
     from neurodeploy.frontend import load_model
@@ -105,6 +115,7 @@ def _import(request: CompileRequest):
                                f"({', '.join(loaded.graph.outputs)}); a classifier has one output of class scores")
     if loaded.deployed:
         return loaded, None
+    _require_ann(loaded)
     dataset_name = request.dataset or loaded.dataset
     if dataset_name is None:
         raise InputError(f"{request.model}: conversion needs a data set for calibration and accuracy; "

@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import assert_clean_failure
 from neurodeploy.cli import EXIT_USER_ERROR
 
 
@@ -43,61 +44,51 @@ def test_inspect_build_and_targets(run_cli, tmp_path):
     assert code == 0 and "ref" in stdout and "spec.yaml" in stdout
 
 
-def _assert_clean_failure(result, out_dir, *fragments):
-    code, stdout, stderr = result
-    assert code == EXIT_USER_ERROR, (stdout, stderr)
-    assert "\nerror: " in "\n" + stderr and "Traceback" not in stderr
-    for fragment in fragments:
-        assert fragment in stderr
-    assert not out_dir.exists()
-    assert not list(out_dir.parent.glob(f".{out_dir.name}.partial*"))
-
-
 def test_corrupt_onnx(run_cli, tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x00\x01 definitely not protobuf")
-    _assert_clean_failure(run_cli("compile", bad, "--dataset", "digits", "-o", tmp_path / "o"), tmp_path / "o",
+    assert_clean_failure(run_cli("compile", bad, "--dataset", "digits", "-o", tmp_path / "o"), tmp_path / "o",
                           "bad.onnx: not a valid ONNX model")
 
 
 def test_unsupported_layer(run_cli, tmp_path):
     path = tmp_path / "sig.onnx"
     torch.onnx.export(nn.Sequential(nn.Flatten(), nn.Linear(64, 10), nn.Sigmoid()), torch.rand(1, 1, 8, 8), str(path))
-    _assert_clean_failure(run_cli("compile", path, "--dataset", "digits", "-o", tmp_path / "o"), tmp_path / "o",
+    assert_clean_failure(run_cli("compile", path, "--dataset", "digits", "-o", tmp_path / "o"), tmp_path / "o",
                           "1 unsupported node(s)", "op Sigmoid")
 
 
 def test_missing_and_corrupt_checkpoint(run_cli, tmp_path):
-    _assert_clean_failure(run_cli("compile", tmp_path / "none.pt", "--definition", "digits_cnn", "-o", tmp_path / "o"),
+    assert_clean_failure(run_cli("compile", tmp_path / "none.pt", "--definition", "digits_cnn", "-o", tmp_path / "o"),
                           tmp_path / "o", "none.pt: checkpoint not found")
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"garbage" * 20)
-    _assert_clean_failure(run_cli("compile", corrupt, "--definition", "digits_cnn", "-o", tmp_path / "o"),
+    assert_clean_failure(run_cli("compile", corrupt, "--definition", "digits_cnn", "-o", tmp_path / "o"),
                           tmp_path / "o", "corrupt.pt: cannot load checkpoint")
-    _assert_clean_failure(run_cli("compile", corrupt, "-o", tmp_path / "o"), tmp_path / "o", "needs --definition")
+    assert_clean_failure(run_cli("compile", corrupt, "-o", tmp_path / "o"), tmp_path / "o", "needs --definition")
 
 
 def test_wrong_input_shape(run_cli, tmp_path):
-    _assert_clean_failure(run_cli("compile", "digits_cnn", "--input-shape", "3,32,32", "-o", tmp_path / "o"),
+    assert_clean_failure(run_cli("compile", "digits_cnn", "--input-shape", "3,32,32", "-o", tmp_path / "o"),
                           tmp_path / "o", "does not accept input shape [3, 32, 32]", "0 (Conv)")
     path = tmp_path / "wide.onnx"
     torch.onnx.export(nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10)), torch.rand(1, 3, 32, 32), str(path))
-    _assert_clean_failure(run_cli("compile", path, "--dataset", "digits", "-o", tmp_path / "o"), tmp_path / "o",
+    assert_clean_failure(run_cli("compile", path, "--dataset", "digits", "-o", tmp_path / "o"), tmp_path / "o",
                           "per-sample shape [3, 32, 32] but data set 'digits' has [1, 8, 8]")
 
 
 def test_unknown_target_and_model(run_cli, tmp_path):
-    _assert_clean_failure(run_cli("compile", "--target", "loihi9", "-o", tmp_path / "o"), tmp_path / "o",
+    assert_clean_failure(run_cli("compile", "--target", "loihi9", "-o", tmp_path / "o"), tmp_path / "o",
                           "unknown target 'loihi9'; registered targets: loihi1, loihi2, ref, spinnaker1, spinnaker2, truenorth")
-    _assert_clean_failure(run_cli("compile", "alexnet", "-o", tmp_path / "o"), tmp_path / "o",
+    assert_clean_failure(run_cli("compile", "alexnet", "-o", tmp_path / "o"), tmp_path / "o",
                           "unknown model 'alexnet'")
 
 
 def test_model_without_data_and_bad_dataset(run_cli, tmp_path):
-    _assert_clean_failure(run_cli("compile", "vgg16", "-o", tmp_path / "o"), tmp_path / "o", "needs a data set")
+    assert_clean_failure(run_cli("compile", "vgg16", "-o", tmp_path / "o"), tmp_path / "o", "needs a data set")
     bad = tmp_path / "data.npz"
     np.savez(bad, x_train=np.zeros((4, 1, 8, 8)), y_train=np.zeros(3, np.int64))
-    _assert_clean_failure(run_cli("compile", "--dataset", bad, "-o", tmp_path / "o"), tmp_path / "o",
+    assert_clean_failure(run_cli("compile", "--dataset", bad, "-o", tmp_path / "o"), tmp_path / "o",
                           "missing array 'x_test'", "missing array 'y_test'")
 
 
@@ -105,7 +96,7 @@ def test_maxpool_refusal_names_layers(run_cli, tmp_path):
     path = tmp_path / "pool.onnx"
     module = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10))
     torch.onnx.export(module, torch.rand(1, 1, 8, 8), str(path))
-    _assert_clean_failure(run_cli("compile", path, "--dataset", "digits", "-o", tmp_path / "o"), tmp_path / "o",
+    assert_clean_failure(run_cli("compile", path, "--dataset", "digits", "-o", tmp_path / "o"), tmp_path / "o",
                           "pass 'replace_maxpool' failed", "/2/MaxPool (MaxPool)", "--maxpool avg")
     code, stdout, _ = run_cli("compile", path, "--dataset", "digits", "--maxpool", "avg", "--eval-samples", "20",
                               "--steps", "8", "-o", tmp_path / "o")
@@ -158,3 +149,18 @@ def test_steps_that_do_not_fit_in_memory_are_refused_with_the_need(run_cli, tmp_
     assert code == EXIT_USER_ERROR and not out.exists()
     assert "--steps 1000000: one sample of digits_mlp at T=1000000 needs about" in stderr
     assert "more than the 1.0 GiB of memory available" in stderr and "[2/" not in stderr
+
+
+def test_outputs_that_overflow_and_spiking_graphs_are_refused(run_cli, tmp_path):
+    path = tmp_path / "huge.onnx"
+    linear = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    with torch.no_grad():
+        linear[1].weight.fill_(3e38)
+    torch.onnx.export(linear, torch.rand(1, 1, 8, 8), str(path))
+    out = tmp_path / "o"
+    assert_clean_failure(run_cli("compile", path, "--dataset", "digits", "-o", out), out,
+                         "is NaN or Inf for 450 of 450 samples")
+    build = tmp_path / "b"
+    assert run_cli("compile", "digits_mlp", "-o", build, "--steps", "4", "--eval-samples", "10")[0] == 0
+    assert_clean_failure(run_cli("compile", build / "snn.onnx", "--dataset", "digits", "-o", out), out,
+                         "snn is already a spiking network (ops DirectEncode, IF, MembraneReadout)")

@@ -546,3 +546,26 @@ def test_initializer_of_another_element_type_than_its_operator_takes_is_refused(
     with pytest.raises(NeurodeployError, match="typed.onnx: ") as e:
         load_onnx(path)
     assert "Gemm" in str(e.value) or "w" in str(e.value)
+
+
+@pytest.mark.parametrize("target", [[4, -1], [-1, -1], [2, 32]])
+def test_reshape_that_would_mix_samples_is_refused(tmp_path, target):
+    """ONNX Reshape to a constant whose first entry is not the batch axis (as x.view(x.size(1), -1) exports)."""
+    x = oh.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 8, 8])
+    y = oh.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 64])
+    shape = numpy_helper.from_array(np.array(target, np.int64), "shape")
+    graph = oh.make_graph([oh.make_node("Reshape", ["x", "shape"], ["y"], name="flat")], "g", [x], [y], [shape])
+    path = tmp_path / "mix.onnx"
+    onnx.save(oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)]), str(path))
+    with pytest.raises(GraphError, match=r"flat \(Reshape\): target shape .* would mix samples"):
+        load_onnx(path)
+
+
+def test_sparse_checkpoint_tensor_is_named(tmp_path):
+    model = ZOO["digits_mlp"].build()
+    state = model.state_dict()
+    state["1.weight"] = state["1.weight"].to_sparse()
+    path = tmp_path / "sparse.pt"
+    torch.save(state, path)
+    with pytest.raises(InputError, match="'1.weight': a sparse_coo tensor"):
+        load_state_dict(model, path)

@@ -102,6 +102,9 @@ def _state_problems(state: dict, own: dict) -> list[str]:
                                                           f" (a {type(value).__name__})"))
         elif not isinstance(value, torch.Tensor):
             problems.append(f"'{k}': checkpoint holds a value of type {type(value).__name__}, not a tensor")
+        elif value.layout != torch.strided or value.is_quantized:
+            kind = "quantized" if value.is_quantized else f"{value.layout}".replace("torch.", "")
+            problems.append(f"'{k}': a {kind} tensor; save dense float weights (tensor.to_dense(), dequantize())")
         elif value.shape != own[k].shape:
             problems.append(f"'{k}': checkpoint shape {list(value.shape)} != model shape {list(own[k].shape)}")
         elif value.is_floating_point() != own[k].is_floating_point() or value.is_complex():

@@ -228,7 +228,7 @@ def finetune_thresholds(g: Graph, ctx) -> Graph:
     _restore(model, best[2])
     out = model.write_back()
     out.meta["finetune"] = {"epochs": cfg.finetune_epochs, "kept_epoch": best[1], "samples": len(x),
-                            "train_loss": [round(h[0], 5) for h in history],
+                            "train_loss": [round(h[0], 5) if np.isfinite(h[0]) else None for h in history],
                             "train_accuracy": [round(h[1], 4) for h in history]}
     ctx.timings.append(("finetune_thresholds (training)", round(time.perf_counter() - start, 2)))
     return out

@@ -10,6 +10,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from neurodeploy.errors import InputError
 from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph
 
@@ -107,6 +108,10 @@ def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable |
     out = run_batched(g, x, keep=list(spiking) + list(counters), reduce=per_sample, simulate=simulate)
     samples = x.shape[1] if next(iter(g.inputs.values())).timed else len(x)
     scores = out[output].reshape(samples, -1)
+    broken = ~np.isfinite(scores).all(axis=1)
+    if broken.any():  # argmax of NaN/Inf scores is no prediction: say so instead of reporting an accuracy
+        raise InputError(f"graph '{g.name}': its output '{output}' is NaN or Inf for {int(broken.sum())} of {samples} "
+                         "samples (are its weights, biases or inputs far too large?)")
     predictions = scores.argmax(axis=1)
     totals = {v: (scores.sum(axis=1) if v == output and output_is_spikes else out[v]) for v in spiking}
     spikes: dict[str, float] = {}

@@ -305,11 +305,19 @@ FLATTEN = OpDef(
 
 
 def reshape_target(node: Node, in_shape: tuple[int, ...], target: np.ndarray) -> tuple[int, ...]:
-    """Per-sample output shape of Reshape: target[0] is the batch axis; 0 copies an input dim, -1 infers."""
+    """Per-sample output shape of Reshape: target[0] is the batch axis; 0 copies an input dim, -1 infers.
+
+    The batch entry must keep samples apart: 0 (copy), -1 (inferred: the other entries then hold one whole
+    sample) or 1 (a model exported with batch size 1). Any other value would mix samples, which no per-sample
+    graph can express.
+    """
     target = np.asarray(target)
     if target.ndim != 1 or not len(target) or target.dtype.kind not in "iu":
         raise GraphError(f"{node}: the target shape must be a 1-D integer tensor, got {target.dtype} "
                          f"{list(target.shape)}")
+    if int(target[0]) not in (0, -1, 1) or (int(target[0]) == -1 and -1 in target[1:].tolist()):
+        raise GraphError(f"{node}: target shape {target.tolist()} does not keep the batch axis first (its first "
+                         "entry must be 0, -1 or 1, with one -1 at most): the reshape would mix samples")
     rest = [int(d) for d in target[1:]]
     rest = [in_shape[i] if d == 0 and i < len(in_shape) else d for i, d in enumerate(rest)]
     size = int(np.prod(in_shape, dtype=np.int64))
