@@ -33,9 +33,12 @@ BUILD_MARKER = "report.json"
 SWEEP_MARKER = "comparison.json"  # the folder of 'neurodeploy codings'
 TIMINGS_FILE = "timings.json"  # wall-clock figures: the one file that differs between two identical compiles
 UNHASHED = (BUILD_MARKER, SWEEP_MARKER, TIMINGS_FILE)
+SELF_HASH = "report_sha256"
+WRITTEN_BY_COMPILE = (BUILD_MARKER, SWEEP_MARKER, TIMINGS_FILE, "report.md", "comparison.md", "passes.log", "ann.onnx",
+                      "snn.onnx", "deployed.onnx", "network.net", "mapping.json", "pynn")  # builds with no manifest
 SPECIAL_FILE_SYSTEMS = ("proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs",
                         "securityfs", "pstore", "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs", "efivarfs")
-_STAGING_SUFFIX = len(".partial-4194304")  # longest hidden sibling name beyond '.NAME'
+_STAGING_SUFFIX = len("..partial-4194304")  # longest hidden sibling name beyond 'NAME'
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
 
 
@@ -77,11 +80,14 @@ def _writable_directory(folder: Path) -> str | None:
 def output_problems(out: Path, what: str = "build folder") -> list[str]:
     """Everything that would stop a build folder (or results file) from being written at ``out``."""
     out = Path(os.path.abspath(out))
-    problems = [f"'{part[:40]}...' is {len(part.encode())} bytes long; names of at most "
-                f"{255 - _STAGING_SUFFIX} bytes fit beside their temporary copies"
-                for part in out.parts if len(part.encode()) > 255 - _STAGING_SUFFIX]
+    longest = 255 - _STAGING_SUFFIX
+    problems = [f"'{part[:40]}...' is {len(os.fsencode(part))} bytes long; names of at most {longest} bytes fit "
+                "beside their temporary copies" for part in out.parts if len(os.fsencode(part)) > longest]
     if problems:
         return problems
+    here = Path(os.getcwd())
+    if here == out or out in here.parents:
+        return [f"the {what} {out} would replace the folder you are working in ({here})"]
     ancestor = out.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
@@ -96,18 +102,30 @@ def check_output(out: Path) -> None:
 
     Also repairs what a killed run left at ``out`` (see the module docstring), so the check sees the real state.
     """
+    out = Path(os.path.abspath(out))
     problems = output_problems(out)
     if not problems and out.parent.is_dir():
         with build_lock(out):
             recover(out)
-        if out.is_symlink():
-            problems.append(f"{out} is a symbolic link (to {os.readlink(out)}); give the folder itself")
-        elif out.exists() and not out.is_dir():
-            problems.append(f"{out} exists and is a file, not a build folder")
-        elif out.is_dir() and any(out.iterdir()) and not _marker(out):
-            problems.append(f"{out} exists and is not a neurodeploy build folder (no {BUILD_MARKER})")
+            problems = _existing_problems(out)
     if problems:
         raise InputError(f"cannot write the build to {out}; choose another -o:", problems)
+
+
+def _existing_problems(out: Path) -> list[str]:
+    """What is at ``out`` now that a build may not replace: a link, a file, a folder that is no build, a file of
+    the user's that cannot be carried over (checked again under the lock, right before the swap)."""
+    try:
+        if out.is_symlink():
+            return [f"{out} is a symbolic link (to {os.readlink(out)}); give the folder itself"]
+        if out.exists() and not out.is_dir():
+            return [f"{out} exists and is a file, not a build folder"]
+        if out.is_dir() and any(out.iterdir()) and not _marker(out):
+            return [f"{out} exists and is not a neurodeploy build folder (no {BUILD_MARKER})"]
+        return [f"{path}: a file of yours that cannot be kept (not a regular, readable file); move it away"
+                for path in _user_files(out) if not _carriable(path)]
+    except OSError as e:
+        return [f"{out}: cannot be read ({e.strerror or e})"]
 
 
 # ---------------------------------------------------------------------------------------------- lock, recover
@@ -115,10 +133,14 @@ def check_output(out: Path) -> None:
 @contextlib.contextmanager
 def build_lock(out: Path) -> Iterator[None]:
     """Hold the exclusive writer lock of ``out`` (a sibling ``.NAME.lock``, removed on release)."""
-    out = Path(out)
+    out = Path(os.path.abspath(out))
     path = out.parent / f".{out.name}.lock"
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise InputError(f"cannot lock {out} for writing: {path} cannot be opened ({e.strerror or e}); "
+                             "remove it or choose another -o") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -155,9 +177,18 @@ def recover(out: Path) -> list[str]:
         done.append(f"restored the previous build {out} from {olds[-1].name} (a run was killed while replacing it)")
         olds = olds[:-1]
     for stale in olds + _siblings(out, "partial"):
-        shutil.rmtree(stale, ignore_errors=True)
+        _remove(stale)
         done.append(f"removed {stale.name}, left by a killed run")
     return done
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, link or folder tree, whatever is there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 # ------------------------------------------------------------------------------------------- atomic replace
@@ -184,11 +215,11 @@ def _replace(tmp: Path, out: Path) -> None:
         shutil.rmtree(tmp)  # tmp now holds the old build
     else:
         aside = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.rename(out, aside)  # a SIGKILL from here to the next rename is undone by recover() in the next run
-        try:
+        try:  # a SIGKILL between the two renames is undone by recover() in the next run
+            os.rename(out, aside)
             os.rename(tmp, out)
         except BaseException:  # SIGINT/SIGTERM or an error: put the old build back at once
-            if not out.exists():
+            if not out.exists() and aside.exists():
                 os.rename(aside, out)
             raise
         shutil.rmtree(aside)
@@ -199,30 +230,54 @@ def _marker(folder: Path) -> Path | None:
     return next((folder / m for m in (BUILD_MARKER, SWEEP_MARKER) if (folder / m).is_file()), None)
 
 
-def _written_by_neurodeploy(build: Path) -> set[str]:
-    """Top-level names in an existing build that compile wrote (its manifest), plus its own report files."""
+def _manifest(build: Path) -> set[str] | None:
+    """Relative paths of the files an existing build's compile wrote, or None for a build without a manifest."""
     try:
-        files = json.loads(_marker(build).read_text()).get("files", {})
-    except (OSError, ValueError, AttributeError, TypeError):
-        files = {}
-    names = {Path(name).parts[0] for name in files if isinstance(name, str) and Path(name).parts}
-    return names | set(UNHASHED) | {"report.md", "comparison.md", "passes.log"}
+        files = json.loads(_marker(build).read_text()).get("files")
+    except (OSError, ValueError, AttributeError, TypeError, RecursionError):
+        return None
+    return {name for name in files if isinstance(name, str)} if isinstance(files, dict) else None
+
+
+def _is_temporary(name: str) -> bool:
+    """A hidden '.NAME.partial-PID' / '.NAME.old-PID' / '.NAME.lock' a killed writer left."""
+    stem, _, pid = name.rpartition("-")
+    return name.startswith(".") and (name.endswith(".lock") or (pid.isdigit() and stem.endswith((".partial", ".old"))))
+
+
+def _user_files(build: Path) -> list[Path]:
+    """Files and links under an existing build that no compile wrote: the user's, or an earlier 'run's results."""
+    if not build.is_dir() or build.is_symlink():
+        return []
+    listed = _manifest(build)
+    ours = lambda rel: (rel.name == TIMINGS_FILE or (len(rel.parts) == 1 and rel.name in UNHASHED + WRITTEN_BY_COMPILE)
+                        or (rel.as_posix() in listed if listed is not None else rel.parts[0] in WRITTEN_BY_COMPILE
+                            or _marker(build / rel.parts[0]) is not None))
+    found = []
+    for path in sorted(build.rglob("*")):
+        rel = path.relative_to(build)
+        if (path.is_dir() and not path.is_symlink()) or ours(rel) or _is_temporary(path.name):
+            continue
+        found.append(path)
+    return found
+
+
+def _carriable(path: Path) -> bool:
+    return path.is_symlink() or (path.is_file() and os.access(path, os.R_OK))
 
 
 def _carry_user_files(old: Path, new: Path) -> list[str]:
-    """Copy files of ``old`` that compile did not write into ``new``; returns their names."""
-    if not old.is_dir():
-        return []
-    ours = _written_by_neurodeploy(old)
+    """Copy the user's files of ``old`` (at any depth) into ``new`` where ``new`` has nothing of that name;
+    returns their relative paths."""
     kept = []
-    for path in sorted(old.iterdir()):
-        if path.name in ours or (new / path.name).exists():
+    for path in _user_files(old):
+        rel = path.relative_to(old)
+        target = new / rel
+        if target.exists() or target.is_symlink():
             continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.copytree(path, new / path.name, symlinks=True)
-        else:
-            shutil.copy2(path, new / path.name, follow_symlinks=False)
-        kept.append(path.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target, follow_symlinks=False)
+        kept.append(rel.as_posix())
     return kept
 
 
@@ -230,26 +285,75 @@ def _carry_user_files(old: Path, new: Path) -> list[str]:
 def staged_folder(out: Path, say: Callable[[str], None] | None = None) -> Iterator[Path]:
     """Yield a hidden temporary folder that replaces ``out`` atomically when the block succeeds (and is deleted
     when it fails); files of the user's in the old ``out`` are carried over, and ``say`` is told so."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(os.path.abspath(out))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create the folder {out.parent} ({e.strerror or e})") from None
     with build_lock(out):
         for line in recover(out):
             if say:
                 say(line)
         tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp)
         tmp.mkdir()
         try:
             yield tmp
-            kept = _carry_user_files(out, tmp)
-            if kept and say:
-                say(f"kept {len(kept)} file(s) in {out} that compile did not write: {', '.join(kept)}")
-            _replace(tmp, out)
+            _swap_in(tmp, out, say)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _remove(tmp)
+
+
+def _swap_in(tmp: Path, out: Path, say: Callable[[str], None] | None) -> None:
+    """Carry the user's files over and swap the finished build in, with what changed at ``out`` since the check
+    refused and file-system errors reported as the user's (a full disk, a file system that cannot rename)."""
+    problems = _existing_problems(out)
+    if problems:
+        raise InputError(f"cannot replace {out}:", problems)
+    try:
+        kept = _carry_user_files(out, tmp)
+        _replace(tmp, out)
+    except OSError as e:
+        raise InputError(f"cannot replace {out}: {e.strerror or e}; the previous build, if any, is unchanged") from None
+    if kept and say:
+        say(f"kept {len(kept)} file(s) in {out} that compile did not write: {', '.join(kept)}")
 
 
 # --------------------------------------------------------------------------------------- write and read back
+
+def write_file(out: Path, text: str) -> None:
+    """Write one file (e.g. results of 'run') whole or not at all: a temporary renamed over ``out`` under the
+    writer lock of its path, after removing what a killed writer left."""
+    out = Path(os.path.abspath(out))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create the folder {out.parent} ({e.strerror or e})") from None
+    with build_lock(out):
+        recover(out)
+        tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+        try:
+            tmp.write_text(text)
+            os.replace(tmp, out)
+        except OSError as e:
+            raise InputError(f"cannot write {out} ({e.strerror or e})") from None
+        finally:
+            _remove(tmp)
+
+
+def results_path_problems(out: Path) -> list[str]:
+    """Why a results file may not be written at ``out``: unwritable, a folder, or a file of a build."""
+    problems = output_problems(out, "results file")
+    if problems:
+        return problems
+    out = Path(os.path.abspath(out))
+    if out.is_dir():
+        return [f"{out} is a folder; give a file name for the results"]
+    if _marker(out.parent) is not None and (out.name in UNHASHED + WRITTEN_BY_COMPILE
+                                            or out.name in (_manifest(out.parent) or ())):
+        return [f"{out} is a file of the build in {out.parent}; write the results elsewhere"]
+    return []
+
 
 def file_hashes(folder: Path) -> dict[str, str]:
     """SHA-256 of every file under ``folder`` (relative POSIX paths, sorted), except the folder's own report and
@@ -258,12 +362,20 @@ def file_hashes(folder: Path) -> dict[str, str]:
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
         if path.name == TIMINGS_FILE or (path.parent == Path(folder) and path.name in UNHASHED):
             continue
-        digest = hashlib.sha256()
+        hashes[path.relative_to(folder).as_posix()] = _sha256(path)
+    return hashes
+
+
+def _sha256(path: Path) -> str | None:
+    """The file's SHA-256, or None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
-        hashes[path.relative_to(folder).as_posix()] = digest.hexdigest()
-    return hashes
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def write_files(folder: Path, files: dict) -> None:
@@ -277,9 +389,6 @@ def write_files(folder: Path, files: dict) -> None:
             content(folder / name)
         else:
             save_onnx(content, folder / name)
-
-
-SELF_HASH = "report_sha256"
 
 
 def content_hash(report: dict) -> str:
@@ -322,6 +431,8 @@ def read_report(build: Path, marker: str = BUILD_MARKER) -> dict:
         report = json.loads(text, parse_constant=_refuse_constant)
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a text file") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to be a report") from None
     except ValueError as e:
         raise InputError(f"{path}: {'empty' if not text.strip() else f'not valid JSON ({e})'}") from None
     except OSError as e:
@@ -348,7 +459,7 @@ def verify_files(build: Path, report: dict, needed: tuple[str, ...] = (), marker
     if not isinstance(files, dict) or not files or not all(isinstance(v, str) for v in files.values()):
         raise InputError(f"{path}: has no list of the build's files ('files'); it was not written by this "
                          "version of neurodeploy: compile again")
-    actual = file_hashes(build)
+    actual = {name: _sha256(Path(build) / name) for name in files if (Path(build) / name).is_file()}
     problems = [f"{name}: missing (report.json lists it)" for name in files if name not in actual]
     problems += [f"{name}: changed after the compile (its SHA-256 differs from the one report.json records); "
                  "it may come from another build" for name, digest in files.items()

@@ -12,12 +12,13 @@ import signal
 import sys
 from pathlib import Path
 
+from neurodeploy.limits import MAX_INPUT_ELEMENTS, MAX_STEPS
+
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 CODINGS = ("rate", "ttfs", "sc-ttfs")
-from neurodeploy.limits import MAX_INPUT_ELEMENTS, MAX_STEPS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -128,6 +129,9 @@ def _ignored_options(args, model: str) -> list[str]:
 
     given = lambda *dests: [d for d in dests if getattr(args, d, None) is not None]
     kind = Path(model).suffix
+    if kind == ".net" and "codings" in vars(args):
+        return [f"{model}: a netx .net network already spikes in Loihi arithmetic; 'codings' compares how an ANN is "
+                "converted (rate, TTFS, SC-TTFS), so give the ANN it came from"]
     if kind == ".net":
         reason = "a netx .net network already spikes in Loihi arithmetic: nothing is converted or calibrated"
         return [f"{_flag(d)}: {reason}" for d in given(*[d for d in CONVERSION_OPTIONS if d != "steps"], "dataset",

@@ -174,8 +174,11 @@ def check_activity(float_snn, deployed) -> None:
         raise UnsupportedError("quantization silenced these layers (their activity died):", dead)
 
 
-def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -> dict:
-    """Run the whole pipeline for ``request`` and write its build folder; returns the report dict."""
+def compile_model(request: CompileRequest, say: Callable[[str], None] = print, imported: tuple | None = None) -> dict:
+    """Run the whole pipeline for ``request`` and write its build folder; returns the report dict.
+
+    ``imported`` is the (model, data set) that ``_import(request)`` gave, when a caller compiling one model for
+    several targets has it already (passes never change the graphs they are given)."""
     from neurodeploy.backends import get_backend
     from neurodeploy.report import build_report
 
@@ -184,7 +187,7 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print) -
     conversion = request.conversion_config(backend)
     target_passes = backend.passes()
     steps = _Steps(7 if target_passes else 6, say)
-    loaded, dataset = steps.run(f"import {request.model}", _import, request)
+    loaded, dataset = steps.run(f"import {request.model}", lambda: imported or _import(request))
     if loaded.deployed:
         return _compile_deployed(request, loaded, backend, steps)
     check_steps_fit(loaded.graph, conversion.num_steps, loaded.name)
@@ -261,13 +264,13 @@ def compile_all(request: CompileRequest, say: Callable[[str], None] = print) -> 
     from neurodeploy.report.targets import render_targets_markdown, summary_report
 
     check_output(request.output)
-    _import(request)  # a model or data set that cannot be read fails the same on every target: say so once
+    imported = _import(request)  # a model or data set that cannot be read fails alike on every target: said once
     reports: dict[str, dict | str] = {}
     with staged_folder(request.output, say) as tmp:
         for target in BACKENDS:
             say(f"== {target}")
             try:
-                reports[target] = compile_model(replace(request, target=target, output=tmp / target), say)
+                reports[target] = compile_model(replace(request, target=target, output=tmp / target), say, imported)
             except NeurodeployError as e:
                 reports[target] = "\n".join([e.headline] + [f"    - {p}" for p in e.problems])
                 say(f"{target}: refused (the reason is listed at the end)")
@@ -276,9 +279,9 @@ def compile_all(request: CompileRequest, say: Callable[[str], None] = print) -> 
             raise UnsupportedError(f"{request.model}: no target can take it", _grouped_errors(reports))
         summary = summary_report(request, reports)
         summary["failed_targets"] = failed
+        (tmp / "report.md").write_text(render_targets_markdown(summary))
         summary["files"] = file_hashes(tmp)
         (tmp / "report.json").write_text(report_json(summary))
-        (tmp / "report.md").write_text(render_targets_markdown(summary))
     return summary
 
 

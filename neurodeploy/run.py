@@ -19,16 +19,16 @@ RUNNERS = ("golden", "lava")
 
 def _load_build(build: Path):
     """The checked report and deployed graph of a Loihi build; refuses damaged, mixed or non-Loihi builds."""
-    from neurodeploy.backends import BACKENDS, get_backend
-    from neurodeploy.buildfolder import read_report, verify_files
+    from neurodeploy.backends import get_backend
+    from neurodeploy.buildfolder import verify_files
     from neurodeploy.frontend.onnx_import import load_onnx
-    from neurodeploy.report.schema import check_report
+    from neurodeploy.report.schema import load_build_report
 
-    report = check_report(read_report(build), build / "report.json")
+    report = load_build_report(build)
     if "targets" in report or "rows" in report:
         raise InputError(f"{build}: holds one build per target or coding; run one of its sub-folders")
     target = report["target"]
-    if not target.startswith("loihi") or target not in BACKENDS:
+    if not target.startswith("loihi"):
         raise InputError(f"{build}: target '{target}' has no Loihi graph to run (compile with --target loihi2 or "
                          "loihi1)")
     verify_files(build, report, needed=("deployed.onnx",))
@@ -44,29 +44,18 @@ def _load_build(build: Path):
 
 def check_results_path(out: Path) -> None:
     """Refuse a results file that cannot be written, before the run starts."""
-    from neurodeploy.buildfolder import output_problems
+    from neurodeploy.buildfolder import results_path_problems
 
-    problems = output_problems(out, "results file")
-    if not problems and Path(out).is_dir():
-        problems.append(f"{out} is a folder; give a file name for the results")
+    problems = results_path_problems(out)
     if problems:
         raise InputError(f"cannot write the run results to {out}:", problems)
 
 
 def write_results(out: Path, result: dict) -> None:
-    """Write the results JSON whole or not at all (a temporary file renamed over ``out``)."""
-    import os
+    """Write the results JSON whole or not at all."""
+    from neurodeploy.buildfolder import report_json, write_file
 
-    from neurodeploy.buildfolder import report_json
-
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    try:
-        tmp.write_text(report_json(result))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_file(out, report_json(result))
 
 
 SPIKING = ("LoihiLIF", "LoihiTTFS")

@@ -216,3 +216,68 @@ def test_killing_real_compiles_keeps_the_old_build(tmp_path):
             assert code in (0, 130, 143) and _stale(out) == [], (sig, code, process.stderr.read())
     assert _compile(out).wait() == 0
     assert _stale(out) == []
+
+
+def test_user_files_deep_inside_a_build_survive(tmp_path):
+    out = tmp_path / "all"
+    with staged_folder_of_targets(out):
+        pass
+    (out / "loihi2" / "run-both.json").write_text("{}")
+    (out / "loihi2" / ".run-both.json.partial-77").write_text("stale")
+    said = []
+    with staged_folder_of_targets(out, said.append):
+        pass
+    assert (out / "loihi2" / "run-both.json").read_text() == "{}"
+    assert not (out / "loihi2" / ".run-both.json.partial-77").exists()
+    assert any("loihi2/run-both.json" in line for line in said)
+
+
+def staged_folder_of_targets(out, say=None):
+    """A --target all-like folder: a sub-build per target inside the staged top folder."""
+    import contextlib
+
+    from neurodeploy.buildfolder import report_json, staged_folder
+
+    @contextlib.contextmanager
+    def build():
+        with staged_folder(out, say) as tmp:
+            _write(tmp / "loihi2", "sub")
+            (tmp / "report.json").write_text(report_json({"model": "top", "files": file_hashes(tmp)}))
+            yield
+    return build()
+
+
+def test_special_files_of_the_user_are_refused_before_work(tmp_path):
+    out = tmp_path / "build"
+    _write(out, "old")
+    os.mkfifo(out / "pipe")
+    with pytest.raises(InputError, match="pipe: a file of yours that cannot be kept"):
+        check_output(out)
+    _assert_complete(out, "old")
+
+
+@pytest.mark.parametrize("name", ["report.json", "deployed.onnx", "a.txt", "timings.json"])
+def test_run_results_may_not_overwrite_a_file_of_the_build(tmp_path, name):
+    from neurodeploy.buildfolder import results_path_problems
+
+    out = tmp_path / "build"
+    _write(out, "old")
+    assert "is a file of the build" in results_path_problems(out / name)[0]
+    assert results_path_problems(out / "run-golden.json") == []
+
+
+def test_odd_output_paths_are_refused_cleanly(run_cli, tmp_path, monkeypatch):
+    out = tmp_path / "build"
+    _write(out, "old")
+    monkeypatch.chdir(out)
+    assert_clean_failure(run_cli("compile", "digits_mlp", "-o", "."), None, "would replace the folder you are working in")
+    _assert_complete(out, "old")
+    assert_clean_failure(run_cli("compile", "digits_mlp", "-o", tmp_path / "bad\udcffname" / ("x" * 250)), None,
+                         "bytes long")
+
+
+def test_deeply_nested_report_is_refused(run_cli, tmp_path):
+    out = tmp_path / "build"
+    out.mkdir()
+    (out / "report.json").write_text("[" * 100000 + "]" * 100000)
+    assert_clean_failure(run_cli("report", out), None, "nested too deeply")

@@ -177,7 +177,7 @@ def test_an_intact_build_runs_and_reports(run_cli, loihi_build, tmp_path):
     assert run_cli("report", build)[0] == 0
 
 
-NETX = "/work/shared/external/netx/tiny.net"
+NETX = str(Path(__file__).resolve().parents[2] / "shared" / "external" / "netx" / "tiny.net")
 
 
 @pytest.mark.parametrize("argv,fragment", [

@@ -73,10 +73,10 @@ def compare_codings(request, sweeps: dict[str, tuple[int, ...]], tolerance: floa
         _add_normalized_energy(rows)
         summary = {"model": request.model, "target": request.target, "tolerance_points": tolerance,
                    "rows": rows, "candidates": tried, "request": request_dict(request)}
+        (tmp / "comparison.md").write_text(render_codings_markdown(summary))
         summary["files"] = file_hashes(tmp)
         (tmp / "comparison.json").write_text(report_json(summary))
         (tmp / TIMINGS_FILE).write_text(json.dumps(timings, indent=2) + "\n")
-        (tmp / "comparison.md").write_text(render_codings_markdown(summary))
     return summary
 
 

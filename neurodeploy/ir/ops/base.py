@@ -73,7 +73,8 @@ _CASTS: dict[str, Callable[[Any], Any]] = {
 
 def _valid_type(kind: str, value: Any) -> bool:
     if kind == "ints":
-        return isinstance(value, (list, tuple, np.ndarray)) and all(isinstance(x, (int, np.integer)) for x in value)
+        return isinstance(value, (list, tuple, np.ndarray)) and all(
+            isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in value)
     if kind == "floats":
         return isinstance(value, (list, tuple, np.ndarray)) and all(
             isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) for x in value
