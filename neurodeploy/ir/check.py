@@ -67,15 +67,15 @@ def _param_problems(g: Graph) -> list[str]:
     NaN weights would otherwise flow into thresholds and reports (NaN is not valid JSON) without a word.
     """
     problems = []
+    users = lambda name: ", ".join(str(n) for n in g.consumers(name)) or "no node"  # looked up for problems only
     for name, array in g.params.items():
         array = np.asarray(array)
-        users = ", ".join(str(n) for n in g.consumers(name)) or "no node"
         if array.dtype.kind not in "biuf":
-            problems.append(f"parameter '{name}' (used by {users}) has element type {array.dtype}; "
+            problems.append(f"parameter '{name}' (used by {users(name)}) has element type {array.dtype}; "
                             "only real numbers are supported")
         elif array.dtype.kind == "f" and not np.isfinite(array).all():
             nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
-            problems.append(f"parameter '{name}' (used by {users}) is not finite: {nan} NaN and {inf} Inf "
+            problems.append(f"parameter '{name}' (used by {users(name)}) is not finite: {nan} NaN and {inf} Inf "
                             f"of {array.size} values")
     return problems
 
