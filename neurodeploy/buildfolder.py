@@ -282,9 +282,9 @@ def _carry_user_files(old: Path, new: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def staged_folder(out: Path, say: Callable[[str], None] | None = None) -> Iterator[Path]:
-    """Yield a hidden temporary folder that replaces ``out`` atomically when the block succeeds (and is deleted
-    when it fails); files of the user's in the old ``out`` are carried over, and ``say`` is told so."""
+def _staging(out: Path, say: Callable[[str], None] | None) -> Iterator[tuple[Path, Path]]:
+    """Under the writer lock of ``out`` (its parent created, what killed writers left removed): yield the absolute
+    ``out`` and the path of its temporary ``.NAME.partial-PID``, which is removed afterwards whatever happens."""
     out = Path(os.path.abspath(out))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -296,12 +296,20 @@ def staged_folder(out: Path, say: Callable[[str], None] | None = None) -> Iterat
                 say(line)
         tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
         _remove(tmp)
-        tmp.mkdir()
         try:
-            yield tmp
-            _swap_in(tmp, out, say)
+            yield out, tmp
         finally:
             _remove(tmp)
+
+
+@contextlib.contextmanager
+def staged_folder(out: Path, say: Callable[[str], None] | None = None) -> Iterator[Path]:
+    """Yield a hidden temporary folder that replaces ``out`` atomically when the block succeeds (and is deleted
+    when it fails); files of the user's in the old ``out`` are carried over, and ``say`` is told so."""
+    with _staging(out, say) as (out, tmp):
+        tmp.mkdir()
+        yield tmp
+        _swap_in(tmp, out, say)
 
 
 def _swap_in(tmp: Path, out: Path, say: Callable[[str], None] | None) -> None:
@@ -324,21 +332,12 @@ def _swap_in(tmp: Path, out: Path, say: Callable[[str], None] | None) -> None:
 def write_file(out: Path, text: str) -> None:
     """Write one file (e.g. results of 'run') whole or not at all: a temporary renamed over ``out`` under the
     writer lock of its path, after removing what a killed writer left."""
-    out = Path(os.path.abspath(out))
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"cannot create the folder {out.parent} ({e.strerror or e})") from None
-    with build_lock(out):
-        recover(out)
-        tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    with _staging(out, None) as (out, tmp):
         try:
             tmp.write_text(text)
             os.replace(tmp, out)
         except OSError as e:
             raise InputError(f"cannot write {out} ({e.strerror or e})") from None
-        finally:
-            _remove(tmp)
 
 
 def results_path_problems(out: Path) -> list[str]:

@@ -141,10 +141,10 @@ def _ignored_options(args, model: str) -> list[str]:
         problems += [f"--definition: {model} brings its own definition; --definition goes with a .pt checkpoint"
                      for _ in given("definition")]
     if kind == ".onnx":
-        problems += [f"--input-shape: an ONNX file declares its input shape; --input-shape goes with zoo models "
+        problems += ["--input-shape: an ONNX file declares its input shape; --input-shape goes with zoo models "
                      "and .pt checkpoints" for _ in given("input_shape")]
     if (getattr(args, "coding", None) or "rate") == "rate" and "codings" not in vars(args):
-        problems += [f"--finetune-epochs: fine-tuning trains the thresholds of ttfs / sc-ttfs; rate coding has none "
+        problems += ["--finetune-epochs: fine-tuning trains the thresholds of ttfs / sc-ttfs; rate coding has none "
                      "(give --coding ttfs or sc-ttfs)" for _ in given("finetune_epochs")]
     return problems
 

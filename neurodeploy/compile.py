@@ -86,13 +86,6 @@ def check_steps_fit(graph, num_steps: int, name: str) -> None:
                          f"more than the {available / 2**30:.1f} GiB of memory available; choose a smaller T")
 
 
-def _check_input_shape(graph, dataset) -> None:
-    (name, t), = graph.inputs.items()
-    if t.shape != dataset.input_shape:
-        raise InputError(f"model input '{name}' has per-sample shape {list(t.shape)} but data set "
-                         f"'{dataset.name}' has {list(dataset.input_shape)}")
-
-
 def _require_ann(loaded) -> None:
     """Conversion starts from an ANN; a spiking or chip-level graph (a build's snn.onnx) is named as such."""
     from neurodeploy.ir.ops import OPS
@@ -104,7 +97,7 @@ def _require_ann(loaded) -> None:
 
 
 def _import(request: CompileRequest):
-    from neurodeploy.data import label_problems, load_dataset
+    from neurodeploy.data import fit_problems, load_dataset
     from neurodeploy.frontend import load_model
 
     loaded = load_model(request.model, request.definition, request.input_shape, request.conversion.get("num_steps"))
@@ -121,15 +114,15 @@ def _import(request: CompileRequest):
         raise InputError(f"{request.model}: conversion needs a data set for calibration and accuracy; "
                          "give --dataset digits or --dataset FILE.npz")
     dataset = load_dataset(dataset_name)
-    _check_input_shape(loaded.graph, dataset)
     output = loaded.graph.outputs[0]
     scores = loaded.graph.types[output].shape  # the prediction is the argmax over the first axis
     if len(scores) != 1:
         raise UnsupportedError(f"{loaded.name}: output '{output}' has per-sample shape {list(scores)}; a classifier's "
                                "output holds one score per class (shape [classes])")
-    problems = label_problems(dataset, scores[0])
+    (input_name, input_type), = loaded.graph.inputs.items()
+    problems = fit_problems(dataset, input_name, input_type.shape, scores[0])
     if problems:
-        raise InputError(f"{dataset_name}: the labels do not fit model {loaded.name}:", problems)
+        raise InputError(f"{dataset_name}: does not fit model {loaded.name}:", problems)
     return loaded, dataset
 
 

@@ -108,6 +108,15 @@ def load_npz_dataset(path: Path) -> Dataset:
     return Dataset(path.stem, *(arrays[k].astype(np.float32 if k[0] == "x" else np.int64) for k in _NPZ_KEYS))
 
 
+def fit_problems(dataset: Dataset, input_name: str, input_shape: tuple[int, ...], num_outputs: int) -> list[str]:
+    """Why ``dataset`` cannot be run through a model with that input and ``num_outputs`` class scores."""
+    problems = []
+    if tuple(input_shape) != dataset.input_shape:
+        problems.append(f"model input '{input_name}' has per-sample shape {list(input_shape)} but data set "
+                        f"'{dataset.name}' has {list(dataset.input_shape)}")
+    return problems + label_problems(dataset, num_outputs)
+
+
 def label_problems(dataset: Dataset, num_outputs: int) -> list[str]:
     """Labels a model with ``num_outputs`` scores cannot predict (its prediction is the argmax of them)."""
     problems = []

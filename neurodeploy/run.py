@@ -5,7 +5,6 @@ at every step; writes a JSON with per-sample labels, predictions, readouts and s
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -101,7 +100,7 @@ def agreement(g, a: dict, b: dict) -> dict[str, dict]:
 
 def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
     """Run ``samples`` test samples of the build's data set through each runner; returns the result dict."""
-    from neurodeploy.data import load_dataset
+    from neurodeploy.data import fit_problems, load_dataset
 
     report, g = _load_build(build)
     (input_name, input_type), = g.inputs.items()
@@ -111,15 +110,9 @@ def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
         raise InputError(f"{build / 'report.json'}: dataset_source is {source!r}, not a data set name or path")
     if source:
         data = load_dataset(source)
-        if data.input_shape != input_type.shape:
-            raise InputError(f"{source}: samples of shape {list(data.input_shape)} no longer fit the build's input "
-                             f"'{input_name}' of shape {list(input_type.shape)}; has the data set changed?")
-        from neurodeploy.data import label_problems
-
-        problems = label_problems(data, g.types[g.outputs[0]].size)
+        problems = fit_problems(data, input_name, input_type.shape, g.types[g.outputs[0]].size)
         if problems:
-            raise InputError(f"{source}: the labels do not fit the build's {g.types[g.outputs[0]].size} outputs:",
-                             problems)
+            raise InputError(f"{source}: no longer fits the build (has the data set changed?):", problems)
         x, y = data.x_test[:samples], data.y_test[:samples]
     else:  # a network imported without data (netx): the same seeded inputs as its compile report used
         from neurodeploy.frontend.netx import seeded_input
