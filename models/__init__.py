@@ -38,6 +38,8 @@ ZOO: dict[str, ZooModel] = {
                  "3-conv CNN with BatchNorm and average pooling, trained on 8x8 digits"),
         ZooModel("digits_mlp", "digits:DigitsMLP", (1, 8, 8), "digits", "digits_mlp.pt",
                  "64-128-64-10 perceptron, trained on 8x8 digits"),
+        ZooModel("digits_snn", "digits_snn:DigitsSNN", (1, 8, 8), "digits", "digits_snn.pt",
+                 "spiking 64-128-64-10 LIF network (T = 8, direct input), trained directly on 8x8 digits"),
         ZooModel("vgg16", "cifar:VGG16", (3, 32, 32), None, None,
                  "VGG16 (average pooling) for 32x32x3 input, random weights (scale tests)"),
         ZooModel("resnet20", "cifar:ResNet20", (3, 32, 32), None, None,

@@ -10,6 +10,7 @@ import argparse
 import math
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 from neurodeploy.limits import MAX_INPUT_ELEMENTS, MAX_STEPS
@@ -77,6 +78,13 @@ def _finite(text: str) -> float:
     return value
 
 
+def _dt(text: str) -> float:
+    value = _finite(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{value} s is not a time step in (0, 1] seconds")
+    return value
+
+
 def _percentile(text: str) -> float:
     value = _finite(text)
     if not 0 < value <= 100:
@@ -115,6 +123,8 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+RESETS = ("subtract", "zero", "snntorch-subtract", "snntorch-zero")  # the last two: NIR files only (docs/nir.md)
+NIR_OPTIONS = ("dt", "integration")  # and --reset, which a NIR file's neurons take instead of conversion
 CONVERSION_OPTIONS = {"steps": "num_steps", "percentile": "percentile", "encoding": "encoding", "maxpool": "maxpool",
                       "v_init": "v_init", "reset": "reset", "coding": "coding", "finetune_epochs": "finetune_epochs"}
 
@@ -132,11 +142,20 @@ def _ignored_options(args, model: str) -> list[str]:
     if kind == ".net" and "codings" in vars(args):
         return [f"{model}: a netx .net network already spikes in Loihi arithmetic; 'codings' compares how an ANN is "
                 "converted (rate, TTFS, SC-TTFS), so give the ANN it came from"]
+    if kind in (".net", ".nir") and "codings" in vars(args):
+        return [f"{model}: a trained SNN has no ANN to convert; 'codings' compares conversions of an ANN"]
     if kind == ".net":
         reason = "a netx .net network already spikes in Loihi arithmetic: nothing is converted or calibrated"
-        return [f"{_flag(d)}: {reason}" for d in given(*[d for d in CONVERSION_OPTIONS if d != "steps"], "dataset",
-                                                      "definition", "calibration_samples", "eval_samples")]
-    problems = []
+        return [f"{_flag(d)}: {reason}" for d in given(*[d for d in CONVERSION_OPTIONS if d != "steps"], *NIR_OPTIONS,
+                                                      "definition", "calibration_samples")]
+    if kind == ".nir":
+        reason = "a NIR file is a trained SNN: nothing is converted"
+        return [f"{_flag(d)}: {reason}" for d in given(*[d for d in CONVERSION_OPTIONS if d not in ("steps", "reset")],
+                                                      "definition", "input_shape")]
+    problems = [f"{_flag(d)}: only a NIR .nir file is read with a time step and an integration rule"
+                for d in given(*NIR_OPTIONS)]
+    if (getattr(args, "reset", None) or "").startswith("snntorch-"):
+        problems.append(f"--reset {args.reset}: only NIR files take it (conversion resets at once)")
     if model in ZOO or kind == ".onnx":
         problems += [f"--definition: {model} brings its own definition; --definition goes with a .pt checkpoint"
                      for _ in given("definition")]
@@ -167,11 +186,15 @@ def cmd_compile(args) -> int:
     target = args.target or ("loihi2" if Path(model).suffix == ".net" else "ref")
     options = {field: getattr(args, dest) for dest, field in CONVERSION_OPTIONS.items()}
     conversion = {k: v for k, v in options.items() if v is not None}  # unset: the target's or the default
+    snn_import = {}
+    if Path(model).suffix == ".nir":
+        snn_import = {k: getattr(args, k) for k in (*NIR_OPTIONS, "reset") if getattr(args, k) is not None}
+        conversion.pop("reset", None)
     request = CompileRequest(
         model=model, output=args.output or Path("build") / Path(model).stem, target=target,
         definition=args.definition, input_shape=args.input_shape, dataset=args.dataset,
         calibration_samples=args.calibration_samples or CompileRequest.calibration_samples,
-        eval_samples=args.eval_samples, conversion=conversion)
+        eval_samples=args.eval_samples, conversion=conversion, snn_import=snn_import)
     if target == "all":
         from neurodeploy.compile import compile_all
         from neurodeploy.report.targets import render_targets_text
@@ -249,8 +272,12 @@ def _load_for_inspect(path: Path):
         from neurodeploy.frontend.netx import load_netx
 
         return load_netx(path)
+    if path.suffix == ".nir":
+        from neurodeploy.frontend.nir_import import load_nir
+
+        return load_nir(path)
     if path.suffix != ".onnx":
-        raise InputError(f"{path}: inspect reads .onnx files, lava-dl .net files or build folders")
+        raise InputError(f"{path}: inspect reads .onnx files, lava-dl .net files, NIR .nir files or build folders")
     return load_onnx(path)
 
 
@@ -326,12 +353,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default 10; 0 = thresholds from activation statistics only)")
     p.add_argument("--percentile", type=_percentile,
                    help="activation percentile for thresholds (default 99.9; the Loihi targets use 100)")
-    p.add_argument("--reset", choices=("subtract", "zero"), help="IF reset (default subtract; Loihi: zero)")
+    p.add_argument("--reset", choices=RESETS, help="IF reset of conversion (default subtract; Loihi: zero); for a .nir "
+                   "file the reset its neurons get (default zero; snntorch-*: reset at the next step, snnTorch's order)")
     p.add_argument("--v-init", type=_v_init, help="initial membrane potential / threshold, in [-1, 1] "
                    "(default 0.5)")
     p.add_argument("--encoding", choices=("direct", "bernoulli", "poisson"))
     p.add_argument("--maxpool", choices=("error", "avg"), help="MaxPool: refuse (default) or replace by "
                    "average pooling")
+    p.add_argument("--dt", type=_dt, help="NIR: seconds per time step (default 1e-4, docs/nir.md)")
+    p.add_argument("--integration", choices=("euler", "exact"), help="NIR: how continuous-time decays become steps: "
+                   "forward Euler dt/tau (default, as Norse and snnTorch) or exact 1 - exp(-dt/tau)")
     p.add_argument("--calibration-samples", type=_positive,
                    help="training samples that set the thresholds (default 512)")
     p.add_argument("--eval-samples", type=_positive, help="test samples to evaluate (default: whole test split)")
@@ -381,6 +412,10 @@ def _terminate(signum, frame):
     raise Terminated()
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     from neurodeploy.errors import NeurodeployError
 
@@ -393,7 +428,10 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            if not args.debug:  # a loader's warning (e.g. a NIR file's metadata disagreeing) as one plain line
+                warnings.showwarning = _show_warning
+            return args.func(args)
     except NeurodeployError as e:
         if args.debug:
             raise

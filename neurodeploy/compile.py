@@ -36,6 +36,7 @@ class CompileRequest:
     eval_samples: int | None = None
     activity_samples: int = 8  # seeded inputs measuring the activity of a network that has no data set
     conversion: dict = field(default_factory=dict)  # ConversionConfig fields the user set explicitly
+    snn_import: dict = field(default_factory=dict)  # how a NIR file's continuous time is read: dt, integration, reset
 
     def conversion_config(self, backend) -> ConversionConfig:
         """Defaults, then what the target needs, then what the user asked for."""
@@ -100,14 +101,15 @@ def _import(request: CompileRequest):
     from neurodeploy.data import fit_problems, load_dataset
     from neurodeploy.frontend import load_model
 
-    loaded = load_model(request.model, request.definition, request.input_shape, request.conversion.get("num_steps"))
+    loaded = load_model(request.model, request.definition, request.input_shape, request.conversion.get("num_steps"),
+                        request.snn_import)
     if len(loaded.graph.inputs) != 1:
         raise UnsupportedError(f"{loaded.name}: models with {len(loaded.graph.inputs)} inputs are not supported")
     if len(loaded.graph.outputs) != 1:
         raise UnsupportedError(f"{loaded.name}: models with {len(loaded.graph.outputs)} outputs are not supported "
                                f"({', '.join(loaded.graph.outputs)}); a classifier has one output of class scores")
-    if loaded.deployed:
-        return loaded, None
+    if loaded.deployed or loaded.spiking:
+        return loaded, _spiking_dataset(loaded, request)
     _require_ann(loaded)
     dataset_name = request.dataset or loaded.dataset
     if dataset_name is None:
@@ -126,16 +128,43 @@ def _import(request: CompileRequest):
     return loaded, dataset
 
 
+def _spiking_dataset(loaded, request):
+    """The data set of an SNN (trained directly, or netx), checked against its input: None when there is none
+    (its activity is then measured on seeded inputs). Event data [N, T, ...] fit a spike input or replace an
+    analog encoder; ``dataset.steps`` is T then."""
+    from dataclasses import replace
+
+    from neurodeploy.data import load_dataset, spike_fit
+
+    name = request.dataset or loaded.dataset
+    if name is None:
+        return None
+    dataset = load_dataset(name)
+    g = loaded.graph
+    (input_name, input_type), = g.inputs.items()
+    outputs = g.types[g.outputs[0]].shape if g.outputs[0] in g.types else ()
+    steps, problems = spike_fit(dataset, input_name, input_type.shape, input_type.timed, outputs[-1] if outputs else 0)
+    if len(outputs) != 1:
+        problems.append(f"output '{g.outputs[0]}' has per-sample shape {list(outputs)}; a classifier's output holds "
+                        "one score (or spike train) per class")
+    if problems:
+        raise InputError(f"{name}: does not fit model {loaded.name}:", problems)
+    return replace(dataset, steps=steps)
+
+
 def _evaluate(graphs: dict, backend, dataset, request) -> dict:
     """Evaluate each named graph on the test split: the ANN and the float SNN with the reference
     interpreter, the deployed graph with the backend's simulator."""
     from neurodeploy.sim.evaluate import evaluate
 
+    from neurodeploy.sim.evaluate import as_feed
+
     n = request.eval_samples or len(dataset.x_test)
     x, y = dataset.x_test[:n], dataset.y_test[:n]
-    results = {name: evaluate(g, x, y) for name, g in graphs.items() if name != "deployed"}
+    results = {name: evaluate(g, as_feed(g, x), y) for name, g in graphs.items() if name != "deployed"}
     if "deployed" in graphs:
-        results["deployed"] = evaluate(graphs["deployed"], x, y, backend.simulate, backend.counters(graphs["deployed"]))
+        g = graphs["deployed"]
+        results["deployed"] = evaluate(g, as_feed(g, x), y, backend.simulate, backend.counters(g))
     return results
 
 
@@ -182,7 +211,9 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print, i
     steps = _Steps(7 if target_passes else 6, say)
     loaded, dataset = steps.run(f"import {request.model}", lambda: imported or _import(request))
     if loaded.deployed:
-        return _compile_deployed(request, loaded, backend, steps)
+        return _compile_deployed(request, loaded, backend, steps, dataset)
+    if loaded.spiking:
+        return _compile_spiking(request, loaded, backend, steps, dataset)
     check_steps_fit(loaded.graph, conversion.num_steps, loaded.name)
     ctx = PassContext(conversion, calibration=dataset.x_train[: request.calibration_samples], spec=backend.spec,
                       training=(dataset.x_train, dataset.y_train))
@@ -213,26 +244,139 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print, i
     return report
 
 
-def _compile_deployed(request: CompileRequest, loaded, backend, steps: _Steps) -> dict:
-    """A network already in a chip's arithmetic (netx): check, map and estimate; activity from seeded inputs."""
-    from neurodeploy.frontend.netx import seeded_input
+def _compile_deployed(request: CompileRequest, loaded, backend, steps: _Steps, dataset=None) -> dict:
+    """A network already in a chip's arithmetic (netx): check, map and estimate; accuracy on the data set when one
+    is given (event data set the number of steps), else activity from seeded inputs."""
     from neurodeploy.report import build_report
-    from neurodeploy.sim.evaluate import evaluate
 
     g = loaded.graph
+    if dataset is not None and dataset.steps is not None:
+        g.meta["num_steps"] = dataset.steps
     steps.total = 4
     _require_deployable(backend, g, loaded.name)
     check_steps_fit(g, g.meta["num_steps"], loaded.name)
-    x = seeded_input(g, request.activity_samples)
-    activity = steps.run(f"activity on {request.activity_samples} seeded inputs", evaluate, g, x, None,
-                         backend.simulate, backend.counters(g))
+    activity, source = steps.run("evaluate" if dataset else f"activity on {request.activity_samples} seeded inputs",
+                                 _activity, {"deployed": g}, backend, dataset, request)
+    activity = activity["deployed"]
     estimate = steps.run(f"estimate ({request.target})", backend.estimate, g, activity)
     report = build_report(loaded.name, request, None, backend.spec, {"deployed": g}, {"deployed": activity},
-                          estimate, f"seeded input ({request.activity_samples} samples)", {"steps": steps.timings})
-    report["dataset_source"] = None
+                          estimate, source, {"steps": steps.timings})
+    report["dataset_source"] = request.dataset
     files = {"deployed.onnx": g, **_report_files(report), **backend.artifacts(g, estimate)}
     steps.run(f"write {request.output}", write_build, request.output, files, report, steps.say)
     return report
+
+
+def _activity(graphs: dict, backend, dataset, request) -> tuple[dict, str]:
+    """Evaluations of the graphs on the test split, or their activity on seeded inputs without a data set; and what
+    they ran on."""
+    from neurodeploy.frontend.netx import seeded_input
+    from neurodeploy.sim.evaluate import evaluate
+
+    if dataset is not None:
+        return _evaluate(graphs, backend, dataset, request), dataset.name
+    results = {}
+    for name, g in graphs.items():
+        simulate, counters = (backend.simulate, backend.counters(g)) if name == "deployed" else (None, None)
+        results[name] = evaluate(g, seeded_input(g, request.activity_samples), None, simulate, counters)
+    return results, f"seeded input ({request.activity_samples} samples)"
+
+
+def _prepare_spiking(g, dataset, request: CompileRequest):
+    """The trained SNN as it will run: with event data its analog encoder is dropped (the data are already spike
+    trains); --steps sets an encoder's T. Returns the graph and T."""
+    from neurodeploy.ir.check import infer_shapes
+    from neurodeploy.ir.graph import TensorType
+
+    g = g.copy()
+    (input_name, input_type), = g.inputs.items()
+    encoders = [n for n in g.consumers(input_name) if n.op in ("DirectEncode", "RateEncode")]
+    if dataset is not None and dataset.steps is not None and encoders:
+        g.inputs[input_name] = TensorType(input_type.shape, input_type.dtype, timed=True)
+        for encoder in encoders:
+            g.remove(encoder)
+        g.meta.setdefault("time", {}).setdefault("notes", []).append(
+            f"encoder {', '.join(e.name for e in encoders)} skipped: the data set holds spike trains")
+        encoders = []
+    for encoder in encoders:
+        if "num_steps" in request.conversion:
+            encoder.attrs["num_steps"] = request.conversion["num_steps"]
+    if dataset is not None and dataset.steps is not None:
+        num_steps = dataset.steps
+    elif encoders:
+        num_steps = int(encoders[0].attrs["num_steps"])
+    else:  # seeded spike trains: --steps, else what the front-end proposes (NIR: its default), else ours
+        num_steps = int(request.conversion.get("num_steps", g.meta.get("num_steps", DEFAULT_STEPS)))
+    g.meta["num_steps"] = num_steps
+    return infer_shapes(g), num_steps
+
+
+def _calibration(g, dataset, request: CompileRequest):
+    """Samples (sample axis first) whose float-SNN run sets the per-layer ranges of quantization."""
+    import numpy as np
+
+    from neurodeploy.frontend.netx import seeded_input
+
+    if dataset is not None:
+        return dataset.x_train[: request.calibration_samples]
+    x = seeded_input(g, min(request.calibration_samples, 64))
+    return np.moveaxis(x, 1, 0) if next(iter(g.inputs.values())).timed else x
+
+
+def _compile_spiking(request: CompileRequest, loaded, backend, steps: _Steps, dataset) -> dict:
+    """A float SNN trained directly (neurodeploy.nn, NIR): no conversion; the target's passes quantize it, and the
+    float SNN and the deployed one are evaluated on the same data (or seeded spikes)."""
+    from neurodeploy.report import build_report
+
+    ignored = sorted(set(request.conversion) - {"num_steps"})
+    if ignored:
+        raise InputError(f"{loaded.name} is a trained SNN: nothing is converted, so these options would be ignored: "
+                         + ", ".join(f"--{k.replace('_', '-')}" for k in ignored))
+    snn, num_steps = _prepare_spiking(loaded.graph, dataset, request)
+    check_steps_fit(snn, num_steps, loaded.name)
+    ctx = PassContext(ConversionConfig(num_steps=num_steps), calibration=_calibration(snn, dataset, request),
+                      spec=backend.spec)
+    steps.total = 6 if backend.passes() else 5
+    _require_native_neurons(backend, snn, loaded.name, "trained")
+    graphs = {"snn": snn}
+    if backend.passes():
+        names = ", ".join(p.__name__ for p in backend.passes())
+        graphs["deployed"] = steps.run(f"target passes ({request.target}: {names})", run_passes, snn,
+                                       backend.passes(), ctx)
+    deployed = graphs.get("deployed", snn)
+    _require_deployable(backend, deployed, loaded.name)
+    label = f"evaluate on {dataset.name} test split" if dataset else f"activity on {request.activity_samples} seeded inputs"
+    results, source = steps.run(label, _activity, graphs, backend, dataset, request)
+    results.setdefault("deployed", results["snn"])
+    check_activity(results["snn"], results["deployed"])
+    estimate = steps.run(f"estimate ({request.target})", backend.estimate, deployed, results["deployed"])
+    report = build_report(loaded.name, request, None, backend.spec, graphs, results, estimate, source,
+                          {"steps": steps.timings, "passes": ctx.timings})
+    report["dataset_source"] = request.dataset or loaded.dataset
+    report["time_semantics"] = dict(snn.meta.get("time", {}), num_steps=num_steps)
+    files = {"snn.onnx": snn, "passes.log": "\n".join(ctx.log) + "\n"}
+    nir_file, notes = _nir_export(snn)
+    report["snn_nir"] = {"file": "snn.nir" if nir_file else None, "notes": notes}
+    if nir_file:
+        files["snn.nir"] = nir_file
+    files.update(_report_files(report))
+    if "deployed" in graphs:
+        files["deployed.onnx"] = deployed
+    files.update(backend.artifacts(deployed, estimate))
+    steps.run(f"write {request.output}", write_build, request.output, files, report, steps.say)
+    return report
+
+
+def _nir_export(snn) -> tuple[object | None, list[str]]:
+    """The float SNN as a NIR file (a writer called with the path), and what NIR cannot say about it."""
+    from neurodeploy.errors import NeurodeployError
+    from neurodeploy.frontend.nir_export import nir_writer
+
+    dt = snn.meta.get("time", {}).get("dt")
+    try:
+        return nir_writer(snn, dt)
+    except NeurodeployError as e:
+        return None, [f"no snn.nir: {e.headline}"] + e.problems
 
 
 def request_dict(request: CompileRequest) -> dict:

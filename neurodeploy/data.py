@@ -3,6 +3,11 @@
 Nothing is downloaded. A ``.npz`` data set holds ``x_train, y_train, x_test, y_test`` with inputs shaped
 [N, *per-sample shape] (real numbers, finite, N >= 1) and integer labels [N] >= 0; every problem of a file is
 listed at once, each naming its array.
+
+Event data for spiking networks: inputs shaped [N, T, *shape] hold spike trains or event counts per time step
+(T steps of a network whose input is ``shape``). Whether a data set is event data is decided against the model
+it is used with (``spike_fit``): a spike-input network (NIR, netx without an input layer) needs them, and a
+network with an analog encoder (DirectEncode) given them runs without its encoder.
 """
 from __future__ import annotations
 
@@ -20,13 +25,15 @@ _NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 @dataclass(frozen=True)
 class Dataset:
-    """A labelled train/test split; inputs are float32 [N, *input_shape], labels int64 [N]."""
+    """A labelled train/test split; inputs are float32 [N, *input_shape], labels int64 [N]. ``steps`` is T when the
+    inputs are event data [N, T, *shape] for the model at hand (set by the compile driver, see ``spike_fit``)."""
 
     name: str
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    steps: int | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -115,6 +122,22 @@ def fit_problems(dataset: Dataset, input_name: str, input_shape: tuple[int, ...]
         problems.append(f"model input '{input_name}' has per-sample shape {list(input_shape)} but data set "
                         f"'{dataset.name}' has {list(dataset.input_shape)}")
     return problems + label_problems(dataset, num_outputs)
+
+
+def spike_fit(dataset: Dataset, input_name: str, input_shape: tuple[int, ...], timed_input: bool,
+              num_outputs: int) -> tuple[int | None, list[str]]:
+    """(T of event data or None for analog samples, problems) of ``dataset`` for a spiking network's input."""
+    shape, have = tuple(input_shape), dataset.input_shape
+    steps = have[0] if have[1:] == shape else None
+    problems = []
+    if timed_input and steps is None:
+        hint = " (that is one sample without a time axis)" if have == shape else ""
+        problems.append(f"model input '{input_name}' takes spike trains [N, T, {', '.join(map(str, shape))}] but data "
+                        f"set '{dataset.name}' has samples of shape {list(have)}{hint}")
+    elif not timed_input and steps is None and have != shape:
+        problems.append(f"model input '{input_name}' has per-sample shape {list(shape)} but data set "
+                        f"'{dataset.name}' has {list(have)} (neither samples nor [T, ...] event trains of it)")
+    return steps, problems + label_problems(dataset, num_outputs)
 
 
 def label_problems(dataset: Dataset, num_outputs: int) -> list[str]:

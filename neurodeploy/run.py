@@ -100,7 +100,8 @@ def agreement(g, a: dict, b: dict) -> dict[str, dict]:
 
 def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
     """Run ``samples`` test samples of the build's data set through each runner; returns the result dict."""
-    from neurodeploy.data import fit_problems, load_dataset
+    from neurodeploy.data import fit_problems, load_dataset, spike_fit
+    from neurodeploy.sim.evaluate import as_feed
 
     report, g = _load_build(build)
     (input_name, input_type), = g.inputs.items()
@@ -110,10 +111,12 @@ def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
         raise InputError(f"{build / 'report.json'}: dataset_source is {source!r}, not a data set name or path")
     if source:
         data = load_dataset(source)
-        problems = fit_problems(data, input_name, input_type.shape, g.types[g.outputs[0]].size)
+        classes = g.types[g.outputs[0]].size
+        problems = spike_fit(data, input_name, input_type.shape, True, classes)[1] if timed else \
+            fit_problems(data, input_name, input_type.shape, classes)
         if problems:
             raise InputError(f"{source}: no longer fits the build (has the data set changed?):", problems)
-        x, y = data.x_test[:samples], data.y_test[:samples]
+        x, y = as_feed(g, data.x_test[:samples]), data.y_test[:samples]
     else:  # a network imported without data (netx): the same seeded inputs as its compile report used
         from neurodeploy.frontend.netx import seeded_input
 

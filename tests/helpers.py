@@ -50,6 +50,30 @@ def leaky_snn(i_decay: float, bias: bool) -> Graph:
     return g
 
 
+def recurrent_snn(seed: int = 1) -> Graph:
+    """Spike input [T, N, 12] -> Gemm -> recurrent LIF (current and voltage decay) -> Gemm -> LIF -> SpikeCount: a
+    trained SNN as NIR or neurodeploy.nn give it (reset to zero, fire on v > v_th)."""
+    rng = np.random.default_rng(seed)
+    g = Graph([], {"x": TensorType((12,), timed=True)}, ["out"], name="recurrent")
+    p = lambda name, *shape, scale=0.6: g.add_param(name, rng.normal(0, scale, shape).astype(np.float32))
+    neuron = {"v_th": 1.0, "reset": "zero", "fire_when": "gt"}
+    g.nodes = [
+        Node("Gemm", "fc1", ["x", p("w1", 16, 12), p("b1", 16, scale=0.05)], ["c1"], {"transB": 1}),
+        Node("LIF", "lif1", ["c1", "", p("w_rec", 16, 16, scale=0.3)], ["s1"], {**neuron, "v_decay": 0.2, "i_decay": 0.5}),
+        Node("Gemm", "fc2", ["s1", p("w2", 5, 16)], ["c2"], {"transB": 1}),
+        Node("LIF", "lif2", ["c2"], ["s2"], {**neuron, "v_decay": 0.1}),
+        Node("SpikeCount", "count", ["s2"], ["out"]),
+    ]
+    check_graph(g)
+    return g
+
+
+def spike_trains(steps: int, samples: int, shape: tuple, rate: float = 0.3, seed: int = 0) -> np.ndarray:
+    """Seeded binary spike trains [T, N, *shape]."""
+    rng = np.random.default_rng(seed)
+    return (rng.random((steps, samples) + tuple(shape)) < rate).astype(np.float32)
+
+
 def assert_clean_failure(result, out_dir=None, *fragments: str, code: int = 2) -> None:
     """A CLI run ``(exit code, stdout, stderr)`` that refused its input the way users are promised: exit 2, an
     ``error:`` line, no traceback, every ``fragment`` in the message, and no build folder or stale

@@ -182,7 +182,7 @@ NETX = str(Path(__file__).resolve().parents[2] / "shared" / "external" / "netx" 
 
 @pytest.mark.parametrize("argv,fragment", [
     ([NETX, "--coding", "ttfs"], "--coding: a netx .net network already spikes"),
-    ([NETX, "--dataset", "digits"], "--dataset: a netx .net network"),
+    ([NETX, "--dt", "1e-3"], "--dt: a netx .net network"),
     ([NETX, "--percentile", "99"], "--percentile: a netx"),
     ([NETX, "--definition", "digits_cnn"], "--definition: a netx"),
     ([NETX, "--calibration-samples", "10"], "--calibration-samples: a netx"),

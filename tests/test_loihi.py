@@ -158,7 +158,7 @@ def test_unlowerable_layers_are_listed(digits):
     snn, ctx = _float_snn("digits_mlp", digits, reset="subtract")
     deployed = run_passes(snn, LOIHI2.passes(), ctx)
     problems = LOIHI2.check(deployed)
-    assert "2: reset by subtraction (Lava's LIF resets to 0); convert with reset 'zero'" in problems
+    assert "2: reset 'subtract' (Lava's LIF resets to 0); convert or import with reset 'zero'" in problems
     assert "2 (IF): op IF cannot run on target 'loihi2'" in problems
 
 
@@ -310,9 +310,11 @@ def test_leaky_neurons_get_12_bit_decays():
     assert np.corrcoef(float_counts, fixed_counts)[0, 1] > 0.95
 
 
-def test_biased_decaying_current_is_refused():
+def test_biased_decaying_current_becomes_its_steady_state_voltage_bias():
     g = leaky_snn(i_decay=0.5, bias=True)
     ctx = PassContext(ConversionConfig(), calibration=np.random.default_rng(2).random((16, 6), dtype=np.float32),
                       spec=LOIHI2.spec)
-    problems = LOIHI2.check(run_passes(g, LOIHI2.passes(), ctx))
-    assert any(p.startswith("lif2: a bias with a decaying current") for p in problems)
+    deployed = run_passes(g, LOIHI2.passes(), ctx)
+    assert LOIHI2.check(deployed) == []
+    rows = {r["layer"]: r for r in deployed.meta["quantization"]}
+    assert rows["lif2"]["bias_current_steady_state"] and not rows["lif2"].get("weights_clipped")

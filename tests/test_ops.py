@@ -177,7 +177,7 @@ def _seeds():
         "DirectEncode": ([x4], {"num_steps": 3}, 1), "RateEncode": ([x4], {"num_steps": 3, "gain": 0.5}, 1),
         "IF": ([s4], {"v_th": 1.0}, 1), "LIF": ([s4], {"v_th": 1.0, "v_decay": 0.5, "i_decay": 0.5}, 1),
         "SpikeCount": ([s4], {}, 1), "MembraneReadout": ([s4], {"v_decay": 0.1}, 1),
-        "Quantize": ([x4], {"scale": 8.0, "bits": 8}, 1),
+        "Quantize": ([x4], {"scale": 8.0, "bits": 8}, 1), "PadSteps": ([s4], {"steps": 2}, 1),
         "TTFS": ([x4], curve, 1), "SCTTFS": ([x4], calibrated, 2), "TTFSDecode": ([s4, s4], calibrated, 1),
         "LoihiDense": ([s4, q(3, 4)], {"weight_exp": 1}, 1),
         "LoihiConv": ([spikes_img, q(3, 2, 3, 3)], {"kernel_shape": (3, 3), "pads": (1, 1, 1, 1)}, 1),

@@ -212,7 +212,16 @@ def test_compile_all_targets_and_reprint(run_cli, tmp_path):
     assert code == 2 and "not a build folder" in err
 
 
-@pytest.mark.parametrize("target, wrong", [("spinnaker1", "subtract"), ("truenorth", "zero")])
+def test_truenorth_takes_reset_to_zero_in_its_normal_reset_mode(digits):
+    backend = get_backend("truenorth")
+    ctx = PassContext(ConversionConfig(**{**backend.conversion_defaults(), "reset": "zero", "num_steps": 8}),
+                      calibration=digits.x_train[:64], spec=backend.spec)
+    snn = run_passes(load_model("digits_mlp").graph, stage("canonicalize") + stage("rate"), ctx)
+    deployed = run_passes(snn, backend.passes(), ctx)
+    assert {n.attrs["reset"] for n in deployed.find("TrueNorthLayer")} >= {"zero"}
+
+
+@pytest.mark.parametrize("target, wrong", [("spinnaker1", "subtract")])
 def test_wrong_reset_mode_is_refused_with_every_layer(digits, target, wrong):
     from neurodeploy.errors import UnsupportedError
 

@@ -31,7 +31,7 @@ class LoihiBackend(Backend):
         layer's transform), so any stateless op is fine there; every other node must be an op the spec lists.
         """
         problems = [f"{name}: {why}" for name, why in g.meta.get("loihi_unlowered", {}).items()]
-        return problems + self.placement_problems(g) + map_to_cores(g, self.spec).violations
+        return problems + self.placement_problems(g, host_io=("PadSteps",)) + map_to_cores(g, self.spec).violations
 
     def counters(self, g: Graph) -> dict[str, str]:
         """Per-layer event outputs to sum during evaluation: 24-bit wrap-arounds and saturations."""

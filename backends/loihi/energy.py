@@ -32,6 +32,10 @@ def _synops_per_spike(g: Graph) -> dict[str, float]:
             if source is not None:
                 trains = per_train.setdefault(source, {})
                 trains[train] = trains.get(train, 0.0) + synapse_counts(g, syn)[0] / max(g.types[syn.inputs[0]].size, 1)
+        recurrent = g.param_of(neuron, 2) if neuron.op == "LoihiLIF" else None
+        if recurrent is not None:  # its own spikes also reach its recurrent synapses
+            trains = per_train.setdefault(neuron.name, {})
+            trains[neuron.outputs[0]] = trains.get(neuron.outputs[0], 0.0) + int((recurrent != 0).sum()) / len(recurrent)
     return {source: sum(trains.values()) / len(trains) for source, trains in per_train.items()}
 
 

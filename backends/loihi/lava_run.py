@@ -112,6 +112,8 @@ def _spike_source(g: Graph, value: str) -> tuple[str, bool]:
     they were flattened on the way."""
     producer, chain = upstream_of(g, value)
     flattened, value = bool(chain), chain[0].inputs[0] if chain else value
+    if producer is not None and producer.op == "PadSteps":  # the host appends the silent steps to the input
+        producer, value = None, producer.inputs[0]
     if producer is None and value in g.inputs and g.inputs[value].timed:
         return value, flattened
     if producer is None or producer.op != "LoihiLIF":
@@ -156,7 +158,29 @@ def build_network(g: Graph) -> LavaNetwork:
         out_port = _out_port(g, net, source, steps)
         (out_port.flatten() if flattened else out_port).connect(syn.s_in)
         syn.a_out.connect(net.neurons[_target_neuron(g, node).name].a_in)
+    for node in g.find("LoihiLIF"):
+        if len(node.inputs) > 2 and node.inputs[2]:
+            lif = net.neurons[node.name]
+            syn = net.synapses[f"{node.name}.recurrent"] = _recurrent_dense(g, node)
+            lif.s_out.connect(syn.s_in)
+            syn.a_out.connect(lif.a_in)
     return net
+
+
+def _recurrent_dense(g: Graph, node: Node):
+    """The Dense process from a LIF layer's spikes back to its own input (the chip's one-step delay included)."""
+    from lava.proc.dense.process import Dense
+    from lava.utils.weightutils import SignMode
+
+    weight = g.param_of(node, 2)
+    mode = SignMode.EXCITATORY if weight.min() >= 0 else SignMode.INHIBITORY if weight.max() <= 0 else SignMode.MIXED
+    return Dense(weights=weight, weight_exp=node.attrs.get("rec_weight_exp", 0), sign_mode=mode,
+                 name=f"{node.name}_recurrent")
+
+
+def _padding(g: Graph) -> int:
+    """Silent steps the host appends to a spike input (PadSteps), 0 when there are none."""
+    return sum(n.attrs["steps"] for n in g.find("PadSteps"))
 
 
 def _spike_data(spikes: np.ndarray) -> np.ndarray:
@@ -215,7 +239,8 @@ def run_lava(g: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
                 for layer, bias in biases.items():
                     net.neurons[layer].bias_mant.init = bias.astype(np.int64)
             for source in net.sources.values():
-                data = _spike_data(x[:, i])
+                sample = x[:, i]
+                data = _spike_data(np.concatenate([sample, np.zeros((_padding(g),) + sample.shape[1:], sample.dtype)]))
                 if i:
                     source.data.set(data)
                 else:

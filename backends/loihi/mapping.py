@@ -134,6 +134,9 @@ def map_to_cores(g: Graph, spec) -> Mapping:
     for neuron in g.find(*NEURON_OPS):
         neurons = g.types[neuron.outputs[0]].size
         counts = [synapse_counts(g, syn) for syn in synapse_nodes(g, neuron)]
+        recurrent = g.param_of(neuron, 2) if neuron.op == "LoihiLIF" else None
+        if recurrent is not None:  # a recurrent Dense: its synapses live on the layer's own cores
+            counts.append((int((recurrent != 0).sum()), int(recurrent.shape[1]), int(recurrent.shape[1])))
         synapses, fan_in, inputs = (sum(c[i] for c in counts) for i in range(3))
         cores, resource, violations = _layer_cores(neuron.name, neurons, synapses, fan_in, inputs, spec, bits)
         per_core = math.ceil(neurons / cores)

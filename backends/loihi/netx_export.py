@@ -73,6 +73,9 @@ def netx_problem(g: Graph) -> str | None:
     """Why ``g`` cannot be written as a netx file, or None when it can."""
     if g.find("LoihiTTFS", "LoihiTTFSReadout"):
         return "netx describes CUBA LIF layers; TTFS / SC-TTFS neurons have no netx neuron type"
+    recurrent = [n.name for n in g.find("LoihiLIF") if len(n.inputs) > 2 and n.inputs[2]]
+    if recurrent:
+        return f"netx has no recurrent layers (recurrent synapses of {', '.join(recurrent)})"
     try:
         layers = _chip_layers(g)
     except UnsupportedError as e:

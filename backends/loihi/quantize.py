@@ -23,7 +23,7 @@ from neurodeploy.errors import UnsupportedError
 from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph, Node
 from neurodeploy.ir.ops.loihi import ACTIVATION_SHIFT, STATE_LIMIT, THRESHOLD_SHIFT
-from neurodeploy.passes.layers import SHAPE_ONLY, calibration_peaks, read_untimed_input
+from neurodeploy.passes.layers import SHAPE_ONLY, calibration_peaks, count_spikes_on_host, pad_input, read_untimed_input
 
 @dataclass(frozen=True)
 class LoihiNumerics:
@@ -72,6 +72,7 @@ class LayerQuantization:
     weights_clipped: int
     weights_zeroed: int
     biases_clipped: int
+    bias_current_steady_state: bool = False  # a bias current into a decaying current, given as voltage bias / i_decay
 
 
 def quantize_weights(w: np.ndarray, scale: float, exp: int, num: LoihiNumerics) -> tuple[np.ndarray, str, dict]:
@@ -157,13 +158,18 @@ class _Lowering:
                     self.num.bias_max * 2 ** self.num.bias_exp_max / max(peak_current, 1e-12))
         bias_exp, _ = bias_mantissa(np.array([peak_current * scale]), self.num)
         host = Node(weighted.op, weighted.name, [x] + weighted.inputs[1:], list(weighted.outputs), dict(weighted.attrs))
+        nodes, current = [host], host.outputs[0]
+        if self.g.param_of(neuron, 1) is not None:  # the neuron's own bias joins the host's constant input
+            current = self.g.unique_name(f"{neuron.name}_with_bias")
+            nodes.append(Node("Add", self.g.unique_name(f"{neuron.name}_bias"), [host.outputs[0], neuron.inputs[1]],
+                              [current]))
         mant = self.g.unique_name(f"{neuron.name}_bias_mant")
-        quantize = Node("Quantize", self.g.unique_name(f"{neuron.name}_quantize"), [host.outputs[0]], [mant],
+        quantize = Node("Quantize", self.g.unique_name(f"{neuron.name}_quantize"), [current], [mant],
                         {"scale": scale / 2 ** bias_exp, "bits": self.num.bias_mantissa_bits})
         vth = max(1, int(round(theta * scale / 2 ** THRESHOLD_SHIFT)))
         du, dv = self.decays(neuron)
         self.report.append(asdict(LayerQuantization(neuron.name, scale, 0, "host", vth, bias_exp, du, dv, 0, 0, 0, 0)))
-        return [host, quantize, self.lif("LoihiLIF", neuron, "", mant, vth, bias_exp, scale, steps)]
+        return nodes + [quantize, self.lif("LoihiLIF", neuron, "", mant, vth, bias_exp, scale, steps)]
 
     def chip_layer(self, neuron: Node, paths: list[Node], peaks: dict[str, float]) -> list[Node]:
         """A layer on the chip: integer synapses (Dense, Conv, or an identity shortcut) into LIF neurons or
@@ -174,11 +180,14 @@ class _Lowering:
         """
         num = self.num
         weights = [self.g.param_of(p, 1) if p.op != "Mul" else np.array([_scalar_scale(self.g, p)]) for p in paths]
-        w_max = max(float(np.abs(w).max()) for w in weights) or 1.0
+        w_rec = self.g.param_of(neuron, 2) if neuron.op in ("IF", "LIF") else None
+        w_max = max(float(np.abs(w).max()) for w in weights + ([w_rec] if w_rec is not None else [])) or 1.0
         if neuron.op in ("IF", "LIF"):
             theta = neuron.attrs["v_th"]
-            # a decaying current accumulates up to peak / i_decay before it settles
-            current_peak = peaks[neuron.inputs[0]] / max(neuron.attrs.get("i_decay", 1.0), 1e-3)
+            # a decaying current accumulates up to peak / i_decay before it settles; recurrence adds at most the
+            # largest sum of |W_rec| over a row
+            rec_peak = float(np.abs(w_rec).sum(axis=1).max()) if w_rec is not None else 0.0
+            current_peak = (peaks[neuron.inputs[0]] + rec_peak) / max(neuron.attrs.get("i_decay", 1.0), 1e-3)
             limit = 0.5 * STATE_LIMIT / (theta + current_peak)
             exp, scale = _weight_exp(theta, w_max, limit, num, allow_negative=all(p.op == "Gemm" for p in paths))
             vth, op = max(1, int(round(theta * scale / 2 ** THRESHOLD_SHIFT))), "LoihiLIF"
@@ -192,11 +201,19 @@ class _Lowering:
             stats = {k: stats[k] + counts[k] for k in stats}
             modes.append(mode)
             synapses.append(self.synapse(path, q, exp, mode))
+        recurrent = None
+        if w_rec is not None:
+            q, mode, counts = quantize_weights(w_rec, scale, exp, num)
+            stats = {k: stats[k] + counts[k] for k in stats}
+            modes.append(f"recurrent {mode}")
+            recurrent = self.g.add_param(f"{neuron.name}.recurrent_weight_int", q)
         mant, bias_exp, bias_clipped = self.bias_mantissas(neuron, [p for p in paths if p.op != "Mul"], scale)
         du, dv = self.decays(neuron)
+        steady = neuron.op == "LIF" and neuron.attrs.get("i_decay", 1.0) < 1.0 and any(
+            p.op != "Mul" and self.g.param_of(p, 2) is not None and np.any(self.g.param_of(p, 2)) for p in paths)
         self.report.append(asdict(LayerQuantization(neuron.name, scale, exp, "+".join(modes), vth, bias_exp, du, dv,
                                                     int(sum(w.size for w in weights)), stats["weights_clipped"],
-                                                    stats["weights_zeroed"], bias_clipped)))
+                                                    stats["weights_zeroed"], bias_clipped, steady)))
         current = synapses[0].outputs[0]
         nodes = list(synapses)
         if len(synapses) > 1:  # Lava sums every connection into a LIF's input port
@@ -204,17 +221,30 @@ class _Lowering:
             nodes.append(Node("Add", self.g.unique_name(f"{neuron.name}_sum"), [s.outputs[0] for s in synapses],
                               [current]))
         bias_name = self.g.add_param(f"{neuron.name}.bias_mant", mant)
-        return nodes + [self.lif(op, neuron, current, bias_name, vth, bias_exp, scale)]
+        lif = self.lif(op, neuron, current, bias_name, vth, bias_exp, scale)
+        if recurrent is not None:
+            lif.inputs.append(recurrent)
+            lif.attrs["rec_weight_exp"] = exp
+        return nodes + [lif]
 
     def bias_mantissas(self, neuron: Node, weighted: list[Node], scale: float) -> tuple[np.ndarray, int, int]:
-        """Per-neuron bias mantissas (the sum of the paths' biases), their exponent, and how many were clipped."""
-        out_shape = self.g.types[neuron.outputs[0]].shape if neuron.op in ("IF", "LIF") else \
-            self.g.types[neuron.inputs[0]].shape
+        """Per-neuron bias mantissas, their exponent, and how many were clipped.
+
+        Loihi adds its bias to the voltage. The neuron's own bias (IR input 1) is one; the paths' biases are a
+        constant current, which with a decaying current (i_decay < 1) settles at bias / i_decay: that steady
+        state becomes the voltage bias (exact for i_decay = 1; ``bias_current_steady_state`` in the report)."""
+        spiking = neuron.op in ("IF", "LIF")
+        out_shape = self.g.types[neuron.outputs[0]].shape if spiking else self.g.types[neuron.inputs[0]].shape
         total = np.zeros(out_shape)
         for node in weighted:
             bias = self.g.param_of(node, 2)
             if bias is not None:
                 total = total + bias.astype(np.float64).reshape((-1,) + (1,) * (len(out_shape) - 1))
+        if spiking:
+            total = total / neuron.attrs.get("i_decay", 1.0)
+            own = self.g.param_of(neuron, 1)
+            if own is not None:
+                total = total + np.broadcast_to(own.astype(np.float64), out_shape)
         bias = total * scale
         bias_exp, clipped = bias_mantissa(bias, self.num)
         mant = np.clip(np.rint(bias / 2 ** bias_exp), -self.num.bias_max - 1, self.num.bias_max).astype(np.int64)
@@ -242,8 +272,14 @@ class _Lowering:
         return Node("LoihiConv", weighted.name, [weighted.inputs[0], weight], [current], {**attrs, "weight_exp": exp})
 
 
-def _has_bias(g: Graph, paths: list[Node]) -> bool:
-    return any(p.op != "Mul" and g.param_of(p, 2) is not None and np.any(g.param_of(p, 2)) for p in paths)
+def _neuron_problem(neuron: Node) -> str | None:
+    """Why Lava's LIF cannot express an IF/LIF layer's reset, refractory period or decays; None when it can."""
+    a = neuron.attrs
+    if a.get("reset", "subtract") != "zero":
+        return (f"reset '{a.get('reset', 'subtract')}' (Lava's LIF resets to 0); convert or import with reset 'zero'")
+    if a.get("refractory", 0):
+        return f"a refractory period of {a['refractory']} steps (Lava's LIF has none)"
+    return None
 
 
 def _scalar_scale(g: Graph, mul: Node) -> float | None:
@@ -275,29 +311,37 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
 
         return lower_temporal_to_loihi(g, ctx)
     g = infer_shapes(g.copy())
+    (input_name, input_type), = g.inputs.items()
     encoders = g.find("DirectEncode")
-    if len(encoders) != 1:
-        raise UnsupportedError("Loihi lowering needs exactly one analog (DirectEncode) input",
+    if input_type.timed:  # spike input (event data): every layer runs on the chip
+        encoder, first, through = None, None, []
+    elif len(encoders) != 1:
+        raise UnsupportedError("Loihi lowering needs exactly one analog (DirectEncode) input, or a spike-train input",
                                [str(n) for n in g.find("RateEncode", "DirectEncode")])
-    encoder = encoders[0]
+    else:
+        encoder = encoders[0]
+        first, through = _first_weighted(g, encoder)
     lw = _Lowering(g, ctx)
     neurons = g.find("IF", "LIF", "MembraneReadout")
     readouts = [n.outputs[0] for n in g.find("MembraneReadout")]
     peaks = calibration_peaks(g, ctx, [n.inputs[0] for n in neurons] + readouts)
-    first, through = _first_weighted(g, encoder)
     depth = len(neurons) - 1  # an upper bound of the synaptic delays on the longest path
-    steps = encoder.attrs["num_steps"] + depth
+    steps = (encoder.attrs["num_steps"] if encoder else ctx.conversion.num_steps) + depth + (encoder is None)
     replaced: dict[str, list[Node]] = {}
     for neuron in neurons:
         paths = lw.paths_of(neuron)
+        problem = _neuron_problem(neuron) if neuron.op in ("IF", "LIF") else None
         if paths is None:
             lw.unlowered[neuron.name] = "its input is not Conv/Gemm synapses or identity shortcuts (summed by Add)"
-        elif neuron.op in ("IF", "LIF") and neuron.attrs.get("reset", "subtract") != "zero":
-            lw.unlowered[neuron.name] = "reset by subtraction (Lava's LIF resets to 0); convert with reset 'zero'"
-        elif neuron.op == "LIF" and neuron.attrs.get("i_decay", 1.0) < 1.0 and (_has_bias(g, paths) or first in paths):
-            lw.unlowered[neuron.name] = ("a bias with a decaying current (i_decay < 1): Loihi adds the bias to the "
-                                         "voltage, not to the current")
-        elif first in paths:
+        elif problem:
+            lw.unlowered[neuron.name] = problem
+        elif neuron.op == "LIF" and neuron.attrs.get("i_decay", 1.0) < 1.0 and first in paths:
+            lw.unlowered[neuron.name] = ("the host-computed first layer with a decaying current (i_decay < 1): Loihi "
+                                         "adds the host's input to the voltage, not to the current")
+        elif first is not None and first in paths:
+            if g.param_of(neuron, 2) is not None:
+                lw.unlowered[neuron.name] = "the host-computed first layer cannot have a recurrent synapse"
+                continue
             if len(paths) > 1:
                 lw.unlowered[neuron.name] = "the host-driven first layer cannot also take on-chip synapses"
                 continue
@@ -314,6 +358,9 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
             continue
         nodes.extend(replaced.get(n.name, [n]))
     g.nodes = nodes
+    if encoder is None:
+        pad_input(g, input_name, steps - ctx.conversion.num_steps)
+        count_spikes_on_host(g)
     g.drop_unused_params()
     g.meta.update({"quantization": lw.report, "loihi_unlowered": lw.unlowered, "num_steps": steps,
                    "pipeline_depth": depth})

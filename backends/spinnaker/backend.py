@@ -12,6 +12,7 @@ from neurodeploy.backends.spinnaker.mapping import POPULATION_OPS, map_to_cores
 from neurodeploy.backends.spinnaker.quantize import lower_to_spinnaker
 from neurodeploy.ir.graph import Graph
 from neurodeploy.passes.fold_pooling import fold_average_pool
+from neurodeploy.passes.layers import fold_neuron_bias
 
 
 class SpiNNakerBackend(Backend):
@@ -22,10 +23,10 @@ class SpiNNakerBackend(Backend):
         return {"reset": self.spec.value("neuron.reset"), "percentile": 100.0}
 
     def passes(self):
-        return [fold_average_pool, lower_to_spinnaker]
+        return [fold_neuron_bias, fold_average_pool, lower_to_spinnaker]
 
     def check(self, g: Graph) -> list[str]:
-        return self.placement_problems(g) + map_to_cores(g, self.spec).violations
+        return self.placement_problems(g, host_io=("PadSteps",)) + map_to_cores(g, self.spec).violations
 
     def counters(self, g: Graph) -> dict[str, str]:
         """Per layer: s16.15 saturations of the neurons and 16-bit ring-buffer saturations of their synapses."""

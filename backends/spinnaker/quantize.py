@@ -17,7 +17,8 @@ import numpy as np
 from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph, Node
 from neurodeploy.ir.ops.spinnaker import RING_LIMIT, STATE_MAX
-from neurodeploy.passes.layers import SHAPE_ONLY, Layer, feedforward_layers, read_untimed_input, upstream_of
+from neurodeploy.passes.layers import (SHAPE_ONLY, Layer, count_spikes_on_host, feedforward_layers, pad_input,
+                                      read_untimed_input, spike_input, upstream_of)
 
 FRACTION_BITS = 15  # s16.15
 
@@ -107,14 +108,19 @@ def lower_to_spinnaker(g: Graph, ctx) -> Graph:
     see the module docstring. Keeps: argmax close to the float SNN."""
     g = infer_shapes(g.copy())
     encoder, layers = feedforward_layers(g, ctx.spec.name, "DirectEncode", ctx.spec.value("neuron.reset"))
-    steps = encoder.attrs["num_steps"] + len(layers) - 1  # one tick of synaptic delay per projection
+    window = encoder.attrs["num_steps"] if encoder else ctx.conversion.num_steps
+    depth = len(layers) - (encoder is not None)  # one tick of synaptic delay per projection (a host layer has none)
+    steps = window + depth
     lw = _Lowering(g, steps)
     replaced = {}
     for layer in layers:
-        replaced[layer.neuron.name] = lw.host(layer, encoder) if layer.first else lw.chip(layer)
+        replaced[layer.neuron.name] = lw.host(layer, encoder) if layer.first and encoder else lw.chip(layer)
         replaced[layer.weighted.name] = []
     moved = {n.name for nodes in replaced.values() for n in nodes if n.op in SHAPE_ONLY}
     g.nodes = [m for n in g.nodes if n is not encoder and n.name not in moved for m in replaced.get(n.name, [n])]
+    if encoder is None:  # spike input: the host appends the silent steps and counts the output spikes
+        pad_input(g, spike_input(g), depth)
+        count_spikes_on_host(g)
     g.drop_unused_params()
-    g.meta.update({"quantization": lw.report, "num_steps": steps, "pipeline_depth": len(layers) - 1})
+    g.meta.update({"quantization": lw.report, "num_steps": steps, "pipeline_depth": depth})
     return infer_shapes(g)

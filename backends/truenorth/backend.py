@@ -12,6 +12,7 @@ from neurodeploy.backends.truenorth.mapping import map_to_cores
 from neurodeploy.backends.truenorth.quantize import lower_to_truenorth
 from neurodeploy.ir.graph import Graph
 from neurodeploy.passes.fold_pooling import pool_as_neurons
+from neurodeploy.passes.layers import fold_neuron_bias
 
 
 class TrueNorthBackend(Backend):
@@ -23,11 +24,11 @@ class TrueNorthBackend(Backend):
         return {"encoding": "bernoulli", "reset": self.spec.value("neuron.reset"), "num_steps": 64}
 
     def passes(self):
-        return [pool_as_neurons, lower_to_truenorth]
+        return [fold_neuron_bias, pool_as_neurons, lower_to_truenorth]
 
     def check(self, g: Graph) -> list[str]:
         # the host sends the input spikes and counts the output spikes
-        return self.placement_problems(g, host_io=("RateEncode", "SpikeCount")) + map_to_cores(g, self.spec).violations
+        return self.placement_problems(g, host_io=("RateEncode", "SpikeCount", "PadSteps")) + map_to_cores(g, self.spec).violations
 
     def counters(self, g: Graph) -> dict[str, str]:
         """Per layer: 20-bit membrane saturations, and the spikes of its partial neurons."""

@@ -24,7 +24,7 @@ from neurodeploy.backends.truenorth.mapping import CoreLimits, LayerPlan, add_sp
 from neurodeploy.errors import UnsupportedError
 from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph, Node
-from neurodeploy.passes.layers import Layer, calibration_peaks, feedforward_layers
+from neurodeploy.passes.layers import Layer, calibration_peaks, feedforward_layers, pad_input, spike_input
 
 
 def reachable_levels(codebook: tuple[int, ...]) -> dict[int, tuple[int, ...]]:
@@ -88,7 +88,8 @@ def _layer_node(g: Graph, layer: Layer, plan: LayerPlan, theta: float, num: _Num
                    "unit_min": int(unit.min()), "threshold_max": int(threshold.max()),
                    "leaks_clipped": int((np.abs(np.rint(leak_exact)) > num.leak_max).sum())})
     attrs = {k: w_node.attrs[k] for k in ("kernel_shape", "strides", "pads", "dilations", "group") if k in w_node.attrs}
-    attrs.update({"fan_in_groups": plan.groups, "merge_unit": int(merge_unit), "partial_resolution": plan.groups, "extra_delay": plan.splitter_levels,
+    attrs.update({"reset": layer.neuron.attrs.get("reset", "subtract") if layer.neuron.op == "IF" else "subtract",
+                  "fan_in_groups": plan.groups, "merge_unit": int(merge_unit), "partial_resolution": plan.groups, "extra_delay": plan.splitter_levels,
                   "membrane_bits": num.membrane_bits, "axons_per_input": len(num.codebook), "codebook": num.codebook})
     params = [g.add_param(f"{name}.{k}", v) for k, v in
               (("levels", q), ("unit", unit), ("threshold", threshold), ("leak", leak))]
@@ -101,8 +102,8 @@ def lower_to_truenorth(g: Graph, ctx) -> Graph:
     """Quantize and lower a feed-forward rate SNN (RateEncode input, IF with reset by subtraction) to TrueNorthLayer
     ops; see the module docstring. A layer that fits no core is an error; other mapping limits are the check's."""
     g = infer_shapes(g.copy())
-    # TrueNorth's linear reset mode is reset by subtraction
-    encoder, layers = feedforward_layers(g, ctx.spec.name, "RateEncode", ctx.spec.value("neuron.reset"))
+    # TrueNorth's linear reset mode is reset by subtraction, its normal mode reset to zero
+    encoder, layers = feedforward_layers(g, ctx.spec.name, "RateEncode", tuple(ctx.spec.value("neuron.reset_modes")))
     lim, num = CoreLimits.from_spec(ctx.spec), _Numerics(ctx.spec)
     plans, violations = [], []
     for layer in layers:
@@ -113,7 +114,7 @@ def lower_to_truenorth(g: Graph, ctx) -> Graph:
         raise UnsupportedError("the network does not fit TrueNorth cores:", violations)
     for source, target in zip(plans, plans[1:]):
         add_splitters(source, target.axon_slots, lim)
-    steps = encoder.attrs["num_steps"]
+    steps = encoder.attrs["num_steps"] if encoder else ctx.conversion.num_steps
     depth = sum(1 + (p.groups > 1) + p.splitter_levels for p in plans)
     report, replaced = [], {}
     for layer, plan in zip(layers, plans):
@@ -123,7 +124,10 @@ def lower_to_truenorth(g: Graph, ctx) -> Graph:
         replaced[layer.neuron.name] = [node] if layer.neuron.op == "IF" else \
             [node, Node("SpikeCount", layer.neuron.name + "_count", [node.outputs[0]], list(layer.neuron.outputs))]
     g.nodes = [m for n in g.nodes for m in replaced.get(n.name, [n])]
-    encoder.attrs["num_steps"] = steps + depth
+    if encoder is not None:
+        encoder.attrs["num_steps"] = steps + depth
+    else:  # spike input (event data): the host appends the silent steps
+        pad_input(g, spike_input(g), depth)
     g.drop_unused_params()
     g.meta.update({"quantization": report, "num_steps": steps + depth, "pipeline_depth": depth})
     return infer_shapes(g)

@@ -12,13 +12,19 @@ from neurodeploy.errors import GraphError, InputError
 
 @dataclass
 class LoadedModel:
-    """An imported ANN graph with what we know about it: its name and its data set (if any)."""
+    """An imported graph with what we know about it: its name and its data set (if any).
+
+    ``spiking``: the graph is already a float SNN (trained directly: neurodeploy.nn layers, NIR); it skips ANN ->
+    SNN conversion, and ``graph.meta['time']`` states its time semantics (dt, integration rule, where they came
+    from). ``deployed``: already an SNN in a chip's arithmetic (netx): no conversion, no quantization.
+    """
 
     name: str
     graph: object
     dataset: str | None
     torch_module: object | None = None
-    deployed: bool = False  # already an SNN in a chip's arithmetic (netx): no conversion, no quantization
+    deployed: bool = False
+    spiking: bool = False
 
 
 def _one_line(e: BaseException) -> str:
@@ -141,6 +147,14 @@ def load_state_dict(module, path: Path) -> None:
         raise InputError(f"{path}: cannot load the checkpoint into the model ({_one_line(e)})") from None
 
 
+def is_spiking(graph) -> bool:
+    """A graph with neurons, encoders or readouts (ops that are not stateless ANN ops), or whose front-end stated its
+    time semantics (a spike input), is a trained SNN."""
+    from neurodeploy.ir.ops import OPS
+
+    return "time" in graph.meta or any(OPS[n.op].kind != "ann" for n in graph.nodes)
+
+
 def _from_module(module, input_shape, name: str):
     from neurodeploy.frontend.torch_fx import from_torch
 
@@ -151,9 +165,10 @@ def _from_module(module, input_shape, name: str):
 
 
 def load_model(model: str, definition: str | None = None, input_shape: tuple[int, ...] | None = None,
-               num_steps: int | None = None) -> LoadedModel:
-    """Import ``model``: a zoo name, an ``.onnx`` file, a ``.pt`` state dict with ``definition``, or a netx ``.net``
-    file (``num_steps`` and ``input_shape`` override its tSample and the input shape it implies)."""
+               num_steps: int | None = None, snn_import: dict | None = None) -> LoadedModel:
+    """Import ``model``: a zoo name, an ``.onnx`` file, a ``.pt`` state dict with ``definition``, a netx ``.net``
+    file (``num_steps`` and ``input_shape`` override its tSample and the input shape it implies), or a NIR ``.nir``
+    file (``snn_import``: dt, integration and reset with which its continuous time is read)."""
     from neurodeploy.models import ZOO
 
     path = Path(model)
@@ -163,7 +178,7 @@ def load_model(model: str, definition: str | None = None, input_shape: tuple[int
         if entry.checkpoint_path is not None:
             load_state_dict(module, entry.checkpoint_path)
         graph = _from_module(module, input_shape or entry.input_shape, model)
-        return LoadedModel(model, graph, entry.dataset, module)
+        return LoadedModel(model, graph, entry.dataset, module, spiking=is_spiking(graph))
     if path.suffix == ".net":
         from neurodeploy.frontend.netx import load_netx
 
@@ -172,6 +187,11 @@ def load_model(model: str, definition: str | None = None, input_shape: tuple[int
         from neurodeploy.frontend.onnx_import import load_onnx
 
         return LoadedModel(path.stem, load_onnx(path), None)
+    if path.suffix == ".nir":
+        from neurodeploy.frontend.nir_import import load_nir
+
+        options = {k: v for k, v in (snn_import or {}).items() if k in ("dt", "integration", "reset")}
+        return LoadedModel(path.stem, load_nir(path, num_steps=num_steps, **options), None, spiking=True)
     if path.suffix in (".pt", ".pth"):
         if definition is None:
             raise InputError(f"{path}: a checkpoint needs --definition (a zoo name or file.py:Class)")
@@ -180,6 +200,8 @@ def load_model(model: str, definition: str | None = None, input_shape: tuple[int
         shape = input_shape or default_shape
         if shape is None:
             raise InputError(f"{path}: give --input-shape (the definition declares no INPUT_SHAPE)")
-        return LoadedModel(path.stem, _from_module(module, shape, path.stem), dataset, module)
+        graph = _from_module(module, shape, path.stem)
+        return LoadedModel(path.stem, graph, dataset, module, spiking=is_spiking(graph))
     raise InputError(f"unknown model '{model}': give a zoo name ({', '.join(ZOO)}), an .onnx file, a lava-dl "
-                     "netx .net file, or a .pt checkpoint with --definition")
+                     "netx .net file, a NIR .nir graph (exported by Norse, snnTorch, sinabs, rockpool, ...), or a "
+                     ".pt checkpoint with --definition")

@@ -144,6 +144,29 @@ def _meta(props: dict, source: str) -> dict:
     return meta
 
 
+# elementwise ops that torch.onnx.export writes for the unrolled state updates of third-party spiking neurons
+_NEURON_STATE_OPS = {"Greater", "GreaterOrEqual", "Less", "Where", "Heaviside", "Sub", "Cast", "Clip", "Sigmoid"}
+
+
+def _supported_ops() -> str:
+    from neurodeploy.ir.ops import MODEL_OPS
+
+    onnx_ops = sorted({op for op in MODEL_OPS if not OPS[op].domain} | set(_FOLDABLE) | {"MatMul"})
+    spiking = sorted(op for op in MODEL_OPS if OPS[op].domain)
+    return (f"the ONNX ops neurodeploy imports are {', '.join(onnx_ops)}; its spiking ops (domain "
+            f"'{NEURO_DOMAIN}') are {', '.join(spiking)}")
+
+
+def _spiking_hint(model) -> str:
+    """For an SNN of another library exported with torch.onnx: what to do instead."""
+    ops = {n.op_type for n in model.graph.node}
+    if len(ops & _NEURON_STATE_OPS) < 2:
+        return ""
+    return (". This looks like a spiking network whose neuron updates were unrolled into elementwise ops "
+            "(snnTorch, Norse, ...): export it to NIR (snntorch.export_nir.export_to_nir, norse.torch.to_nir) and compile the "
+            ".nir file, or build it from neurodeploy.nn layers")
+
+
 class _Importer:
     """Walks one ONNX graph once, building IR nodes and folding constants.
 
@@ -205,9 +228,8 @@ class _Importer:
             raise GraphError(f"{self.source}: the ONNX graph is invalid ({len(self.problems)} problem(s)):",
                              self.problems + self.unsupported)
         if self.unsupported:
-            raise UnsupportedError(
-                f"{self.source}: {len(self.unsupported)} unsupported node(s); supported ops are "
-                f"{', '.join(sorted(OPS))}", self.unsupported)
+            raise UnsupportedError(f"{self.source}: {len(self.unsupported)} unsupported node(s); {_supported_ops()}"
+                                   + _spiking_hint(self.model), self.unsupported)
         outputs = [vi.name for vi in self.model.graph.output]
         props = {p.key: p.value for p in self.model.metadata_props}
         g = Graph(self.nodes, self.inputs, outputs, self.params, name=self.model.graph.name or Path(self.source).stem,

@@ -37,13 +37,52 @@ def read_untimed_input(encoder: Node, through: list[Node]) -> str:
     return value
 
 
+def fold_neuron_bias(g: Graph, ctx=None) -> Graph:
+    """An IF/LIF neuron's own bias (added to v every step) joins the bias of the Conv/Gemm feeding it: exact when the
+    neuron keeps no current (i_decay = 1), where v and the current get the same input. Other neurons keep theirs."""
+    g = g.copy()
+    for neuron in g.find("IF", "LIF"):
+        bias, producer = g.param_of(neuron, 1), g.producer(neuron.inputs[0])
+        if bias is None or neuron.attrs.get("i_decay", 1.0) != 1.0 or producer is None or \
+                producer.op not in ("Conv", "Gemm") or len(g.consumers(producer.outputs[0])) != 1:
+            continue
+        channels = g.param_of(producer, 1).shape[0]
+        per_channel = np.broadcast_to(bias, g.types[neuron.outputs[0]].shape).reshape(channels, -1)
+        if not (per_channel == per_channel[:, :1]).all():
+            continue  # a bias that differs within a channel has no place in a conv bias
+        old = g.param_of(producer, 2)
+        g.set_param(producer, 2, (per_channel[:, 0] + (0 if old is None else old)).astype(np.float32))
+        neuron.inputs[1] = ""
+        while neuron.inputs and neuron.inputs[-1] == "":
+            neuron.inputs.pop()
+    g.drop_unused_params()
+    return g
+
+
+def count_spikes_on_host(g: Graph) -> None:
+    """A SpikeCount readout of the last layer's spikes: the deployed graph outputs those spikes (the evaluation
+    counts them over the whole run, delayed steps included)."""
+    for readout in g.find("SpikeCount"):
+        if readout.outputs[0] in g.outputs:
+            g.outputs = [readout.inputs[0] if v == readout.outputs[0] else v for v in g.outputs]
+            g.nodes.remove(readout)
+
+
+def pad_input(g: Graph, input_name: str, steps: int) -> None:
+    """Silent steps after a spike input so that its last steps reach the output through the layers' delays."""
+    pad = Node("PadSteps", g.unique_name("pad_steps"), [input_name], [g.unique_name(f"{input_name}_padded")],
+               {"steps": steps})
+    g.insert_after(input_name, pad)
+
+
 def calibration_peaks(g: Graph, ctx, values: list[str]) -> dict[str, float]:
     """Largest |value| (over samples, steps and neurons) of each named value of the float SNN on the first
-    PEAK_SAMPLES calibration samples."""
-    from neurodeploy.sim.evaluate import run_batched
+    PEAK_SAMPLES calibration samples (``ctx.calibration`` leads with the sample axis: [N, T, ...] spike trains
+    for a graph with a spike input)."""
+    from neurodeploy.sim.evaluate import as_feed, run_batched
 
     peak = lambda name, a: np.abs(a).reshape(1, -1).max(axis=1)
-    out = run_batched(g, ctx.calibration[:PEAK_SAMPLES], keep=values, reduce=peak)
+    out = run_batched(g, as_feed(g, ctx.calibration[:PEAK_SAMPLES]), keep=values, reduce=peak)
     return {v: float(out[v].max()) for v in values}
 
 
@@ -54,21 +93,50 @@ class Layer:
     first: bool      # fed by the encoder (through shape-only nodes), not by spikes of another layer
 
 
-def feedforward_layers(g: Graph, target: str, encoder_op: str, reset: str) -> tuple[Node, list[Layer]]:
-    """The encoder and the layers in order; UnsupportedError listing every node that does not fit the chain,
-    including IF neurons whose reset is not the target's ``reset`` ('zero' or 'subtract')."""
+def spike_input(g: Graph) -> str | None:
+    """The graph input when it is a spike train (event data, a trained SNN without encoder), else None."""
+    (name, t), = g.inputs.items()
+    return name if t.timed else None
+
+
+def _neuron_problems(neuron: Node, target: str, resets: tuple[str, ...]) -> list[str]:
+    """What a one-population-per-layer chip cannot express of an IF/LIF layer."""
+    a, problems = neuron.attrs, []
+    if neuron.op == "LIF" and (a.get("v_decay", 0.0) > 0 or a.get("i_decay", 1.0) < 1):
+        problems.append(f"{neuron}: leaky neurons (v_decay {a.get('v_decay', 0.0):.6g}, i_decay {a.get('i_decay', 1.0):.6g}) "
+                        f"are not lowered to target '{target}' (neurodeploy lowers IF neurons there); deploy it on "
+                        "loihi1/loihi2, or train/convert it with IF neurons")
+    if a.get("reset", "subtract") not in resets:
+        problems.append(f"{neuron}: reset '{a.get('reset', 'subtract')}', but target '{target}' resets by "
+                        f"{' or '.join(resets)}; convert with --reset {resets[0]} (or import a NIR file with it)")
+    if a.get("reset_timing", "immediate") != "immediate" and a.get("reset") == "subtract":
+        problems.append(f"{neuron}: reset at the next step (snnTorch's order); target '{target}' resets at once")
+    if a.get("refractory", 0):
+        problems.append(f"{neuron}: refractory period of {a['refractory']} steps; not lowered to target '{target}'")
+    if len(neuron.inputs) > 2 and neuron.inputs[2]:
+        problems.append(f"{neuron}: a recurrent synapse; neurodeploy deploys feed-forward layers only on target "
+                        f"'{target}' (Loihi takes recurrent layers)")
+    return problems
+
+
+def feedforward_layers(g: Graph, target: str, encoder_op: str, reset: str | tuple[str, ...]) -> tuple[Node | None,
+                                                                                                     list[Layer]]:
+    """The encoder (None for a spike-train input) and the layers in order; UnsupportedError listing every node that
+    does not fit the chain, including neurons whose reset is not among the target's ``reset`` modes."""
+    resets = (reset,) if isinstance(reset, str) else tuple(reset)
     encoders = g.find("DirectEncode", "RateEncode")
-    if len(encoders) != 1 or encoders[0].op != encoder_op:
-        raise UnsupportedError(f"target '{target}' needs exactly one {encoder_op} input",
+    timed = spike_input(g)
+    if timed is None and (len(encoders) != 1 or encoders[0].op != encoder_op):
+        raise UnsupportedError(f"target '{target}' needs exactly one {encoder_op} input, or a spike-train input",
                                [str(n) for n in encoders] or ["no encoder in the graph"])
-    encoder, layers, problems = encoders[0], [], []
+    encoder, layers, problems = (encoders[0] if timed is None else None), [], []
     for neuron in g.find("IF", "LIF", "MembraneReadout", "SpikeCount"):
         producer = g.producer(neuron.inputs[0])
-        if neuron.op == "LIF":
-            problems.append(f"{neuron}: leaky LIF neurons cannot be expressed on target '{target}'; convert to IF")
-        elif neuron.op == "IF" and neuron.attrs.get("reset", "subtract") != reset:
-            problems.append(f"{neuron}: reset '{neuron.attrs.get('reset', 'subtract')}', but target '{target}' "
-                            f"resets by '{reset}'; convert with --reset {reset}")
+        neuron_problems = _neuron_problems(neuron, target, resets) if neuron.op in ("IF", "LIF") else []
+        if neuron_problems:
+            problems += neuron_problems
+        elif neuron.op == "SpikeCount" and neuron.outputs[0] in g.outputs and timed is not None:
+            continue  # a trained SNN's readout: the host counts the output spikes
         elif neuron.op == "SpikeCount":
             problems.append(f"{neuron}: spike-count readout; convert with --readout membrane")
         elif producer is None or producer.op not in ("Conv", "Gemm"):
@@ -79,7 +147,9 @@ def feedforward_layers(g: Graph, target: str, encoder_op: str, reset: str) -> tu
         elif len(g.consumers(producer.outputs[0])) != 1:
             problems.append(f"{producer}: its output feeds several nodes")
         else:
-            layers.append(Layer(producer, neuron, upstream_of(g, producer.inputs[0])[0] is encoder))
+            source = upstream_of(g, producer.inputs[0])[0]
+            first = source is encoder if encoder is not None else source is None
+            layers.append(Layer(producer, neuron, first))
     leftovers = [n for n in g.nodes if n.op not in ("Conv", "Gemm", "IF", "LIF", "MembraneReadout", "SpikeCount",
                                                     encoder_op) + SHAPE_ONLY]
     problems += [f"{n}: op {n.op} cannot be deployed on target '{target}'" for n in leftovers]

@@ -20,8 +20,9 @@ def _quantization_rows(snn_float, deployed, graph) -> list[dict]:
 def _accuracy_block(result, graph, conversion) -> dict | None:
     if result is None:
         return None
-    return {"accuracy": result.accuracy, "coding": conversion.coding if conversion else None,
-            "num_steps": conversion.num_steps if conversion else None, "latency_steps": steps_per_inference(graph),
+    return {"accuracy": result.accuracy, "coding": conversion.coding if conversion else "trained",
+            "num_steps": conversion.num_steps if conversion else graph.meta.get("num_steps"),
+            "latency_steps": steps_per_inference(graph),
             "spikes_per_inference": result.spikes_per_inference, "thresholds": graph.meta.get("thresholds", {}),
             "finetune": graph.meta.get("finetune"),
             "maxpool_replaced_by_avgpool": graph.meta.get("maxpool_replaced_by_avgpool", [])}
@@ -99,9 +100,17 @@ def _headline(r: dict) -> list[tuple[str, str]]:
     if r["ann"]:
         rows.append(("ANN accuracy", pct(r["ann"]["accuracy"])))
     if r["snn"]:
-        coding, temporal = r["snn"].get("coding") or "rate", r["snn"].get("coding") not in (None, "rate")
+        coding = r["snn"].get("coding") or "rate"
+        temporal = coding in ("ttfs", "sc-ttfs")
         rows.append((f"SNN accuracy (float, {coding}, T={r['snn']['num_steps']}{' per layer' if temporal else ''})",
                      pct(r["snn"]["accuracy"])))
+    time = r.get("time_semantics")
+    if time:
+        dt = "dt not given" if time.get("dt") is None else f"dt {time['dt']:g} s"
+        rows.append(("time semantics", f"{dt}, {time.get('integration', '-')}, from {time.get('source', '-')}"))
+        rows += [("time note", note) for note in time.get("notes", [])]
+    for note in (r.get("snn_nir") or {}).get("notes", []):
+        rows.append(("snn.nir", note))
     if r["target"] != "ref" and r["deployed"]["accuracy"] is not None:
         rows.append((f"{r['target']} accuracy ({r['deployed']['steps']} steps)", pct(r["deployed"]["accuracy"])))
     if r["accuracy_gap_points"] is not None:

@@ -26,7 +26,7 @@ SINGLE_TARGET = {
     "quantization": (LIST,), "layers": (LIST,), "estimate": (OBJECT,), "passes": (LIST,),
 }
 ANN = {"accuracy": (NUMBER,), "nodes": (INTEGER,)}
-SNN = {"accuracy": (NUMBER,), "num_steps": (INTEGER,), "coding": (TEXT, NULL), "maxpool_replaced_by_avgpool": (LIST,)}
+SNN = {"accuracy": (NUMBER, NULL), "num_steps": (INTEGER,), "coding": (TEXT, NULL), "maxpool_replaced_by_avgpool": (LIST,)}
 DEPLOYED = {"accuracy": (NUMBER, NULL), "spikes_per_inference": (NUMBER,), "steps": (INTEGER, NULL)}
 LAYER = {"name": (TEXT,), "op": (TEXT,), "shape": (TEXT, LIST), "neurons": (INTEGER,), "synapses": (INTEGER,),
          "parameters": (INTEGER,), "spikes_per_sample": (NUMBER, NULL)}

@@ -25,6 +25,12 @@ def chunk_size(g: Graph, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> int:
     return int(max(1, min(4096, memory_budget // max(per_sample, 1))))
 
 
+def as_feed(g: Graph, x: np.ndarray) -> np.ndarray:
+    """Samples as data sets hold them ([N, ...], spike trains [N, T, ...]) in the layout a graph is fed
+    ([T, N, ...] for a spike-train input)."""
+    return np.moveaxis(x, 0, 1) if next(iter(g.inputs.values())).timed else x
+
+
 def run_batched(
     g: Graph,
     x: np.ndarray,
@@ -71,7 +77,9 @@ class Evaluation:
         return float(sum(self.spikes_per_layer.values()))
 
 
-SPIKING_OPS = ("RateEncode", "IF", "LIF", "LoihiLIF", "TrueNorthLayer", "SpiNNakerIF", "TTFS", "SCTTFS", "LoihiTTFS")
+# RateEncode and PadSteps (a spike input as the host sends it) count the input spikes a chip receives
+SPIKING_OPS = ("RateEncode", "PadSteps", "IF", "LIF", "LoihiLIF", "TrueNorthLayer", "SpiNNakerIF", "TTFS", "SCTTFS",
+               "LoihiTTFS")
 TWO_TRAIN_OPS = ("SCTTFS", "LoihiTTFS")  # encoding and calibration spikes are separate outputs
 
 

@@ -13,4 +13,9 @@ from neurodeploy.ir.ops.truenorth import TRUENORTH_OPS
 OPS: dict[str, OpDef] = {op.name: op for op in ANN_OPS + NEURO_OPS + TEMPORAL_OPS + LOIHI_OPS + LOIHI_TEMPORAL_OPS
                          + TRUENORTH_OPS + SPINNAKER_OPS}
 
-__all__ = ["OPS", "OpDef", "Attr", "REQUIRED", "NEURO_DOMAIN", "attr_problems", "resolve_attrs"]
+# What a model handed to neurodeploy may contain: ONNX's ANN ops and the float spiking ops (encoders, IF/LIF, readouts).
+# Every other op (chip arithmetic, host-side fixed point, time padding) is made by neurodeploy's own passes.
+MODEL_OPS: tuple[str, ...] = tuple(op.name for op in ANN_OPS) + tuple(
+    op.name for op in NEURO_OPS if op.name not in ("Quantize", "PadSteps"))
+
+__all__ = ["OPS", "MODEL_OPS", "OpDef", "Attr", "REQUIRED", "NEURO_DOMAIN", "attr_problems", "resolve_attrs"]

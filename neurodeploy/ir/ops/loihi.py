@@ -9,6 +9,8 @@ Integer semantics, as in lava-nc 0.10 (``proc/dense/models.py::AbstractPyDenseMo
 * LIF: u = wrap24(sgn(u)(|u (4096 - (du+1))| >> 12) + (a << 6));
   v = clip(sgn(v)(|v (4096 - dv)| >> 12) + u + (bias_mant << bias_exp), -(2^23 - 1), 2^23 - 1);
   spike when v > vth << 6, then v = 0.
+* A recurrent synapse (LoihiLIF input 2, integer weights [n, n], exponent ``rec_weight_exp``) is a Dense from
+  the layer's own spikes back to its input: it adds (W_rec . s[t-1]) << rec_weight_exp to a[t].
 
 Values are integers held in int64 arrays; spikes are float32 0/1 like every other spike tensor. The number
 widths (24-bit state, shifts of 6 and 12) are the arithmetic of Lava's models, i.e. the definition of these
@@ -96,22 +98,32 @@ def _decay(x: np.ndarray, factor: int) -> np.ndarray:
     return (np.sign(product) * (np.abs(product) >> DECAY_SHIFT)).astype(x.dtype)
 
 
-def lif_dynamics(a_in: np.ndarray | None, bias: np.ndarray, attrs: dict, steps: int, batch_shape: tuple):
+def _recurrent_current(w_rec: np.ndarray, fired: np.ndarray, exponent: int) -> np.ndarray:
+    """(W_rec . s[t-1]) << exponent for every sample: what the recurrent Dense sends at step t."""
+    acc = fired.reshape(len(fired), -1).astype(np.float64) @ w_rec.T.astype(np.float64)  # exact below 2^53
+    return _shift(np.rint(acc).astype(np.int64), exponent)
+
+
+def lif_dynamics(a_in: np.ndarray | None, bias: np.ndarray, attrs: dict, steps: int, batch_shape: tuple,
+                 w_rec: np.ndarray | None = None):
     """Yield (v after update, spikes, overflow events or None) per step of Lava's fixed-point LIF.
 
     State is int32 when the input cannot push a sum past 2^31 (|a| < 2^24), else int64; decays that are not
-    trivial always multiply in int64.
+    trivial always multiply in int64. ``w_rec`` adds the recurrent Dense's current of the previous step's spikes.
     """
-    small = a_in is None or int(np.abs(a_in).max(initial=0)) < 2**24
+    small = (a_in is None or int(np.abs(a_in).max(initial=0)) < 2**24) and w_rec is None
     dtype = np.int32 if small else np.int64
     u = np.zeros(batch_shape, dtype)
     v = np.broadcast_to(np.asarray(attrs["v_init"], dtype), batch_shape).copy()
     effective_bias = _shift(np.asarray(bias, np.int64), attrs["bias_exp"]).astype(dtype)
     vth = attrs["vth"] << THRESHOLD_SHIFT
+    fired = np.zeros(batch_shape, bool)
     for t in range(steps):
         u = _decay(u, DECAY_UNITY - (attrs["du"] + CURRENT_DECAY_OFFSET))
         if a_in is not None:
             u = u + (a_in[t].astype(dtype, copy=False) << ACTIVATION_SHIFT)
+        if w_rec is not None:
+            u = u + (_recurrent_current(w_rec, fired, attrs["rec_weight_exp"]).reshape(batch_shape) << ACTIVATION_SHIFT)
         high, low = u > STATE_LIMIT, u <= -STATE_LIMIT
         wrapped = high.any() or low.any()
         if wrapped:  # 24-bit wrap-around of the current
@@ -130,6 +142,7 @@ def lif_dynamics(a_in: np.ndarray | None, bias: np.ndarray, attrs: dict, steps: 
 
 def _lif_inputs(node, types, params, attrs):
     a_in, bias = types[0], types[1]
+    w_rec = params[2] if len(params) > 2 else None
     shape = bias.shape if bias is not None else params[1].shape if params[1] is not None else None
     if shape is None:
         raise GraphError(f"{node}: needs a bias input (parameter per neuron, or a per-sample activation)")
@@ -140,6 +153,9 @@ def _lif_inputs(node, types, params, attrs):
         raise GraphError(f"{node}: input current {a_in} does not match {len(shape)}-D neurons {list(shape)}")
     if bias is not None and bias.timed:
         raise GraphError(f"{node}: a per-sample bias has no time axis")
+    n = int(np.prod(shape))
+    if w_rec is not None and (w_rec.shape != (n, n) or len(shape) != 1):
+        raise GraphError(f"{node}: recurrent weight {list(w_rec.shape)} must be [{n}, {n}] for 1-D neurons")
     return shape
 
 
@@ -151,10 +167,11 @@ def _lif_infer(node, types, params, attrs):
 
 def _run_lif(args, attrs, record):
     a_in, bias = args[0], args[1]
+    w_rec = args[2] if len(args) > 2 else None
     steps = a_in.shape[0] if a_in is not None else attrs["num_steps"]
     batch = a_in.shape[1] if a_in is not None else bias.shape[0]
     shape = (batch,) + (a_in.shape[2:] if a_in is not None else bias.shape[1:])
-    return record(lif_dynamics(a_in, bias, attrs, steps, shape), steps, shape)
+    return record(lif_dynamics(a_in, bias, attrs, steps, shape, w_rec), steps, shape)
 
 
 def _lif_ref(args, attrs):
@@ -195,6 +212,8 @@ _LIF_ATTRS = {
     "v_init": Attr("int", 0, doc="voltage at step 0", min=-STATE_LIMIT, max=STATE_LIMIT),
     "num_steps": Attr("int", 0, doc="steps to run when there is no input current (bias-driven layer)", min=0),
 }
+_LIF_ONLY_ATTRS = {"rec_weight_exp": Attr("int", 0, doc="exponent of the recurrent weights (input 2)",
+                                          min=-STATE_BITS, max=STATE_BITS)}
 
 LOIHI_DENSE = OpDef(
     "LoihiDense", "neuron", (2, 2), _dense_infer, _dense_ref,
@@ -211,9 +230,12 @@ LOIHI_CONV = OpDef(
     doc="Lava Conv (fixed point): a[t] = clamp24((W x s[t-1]) << weight_exp), a[0] = 0; W as ONNX Conv.",
 )
 LOIHI_LIF = OpDef(
-    "LoihiLIF", "neuron", (2, 2), _lif_infer, _lif_ref, attrs=dict(_LIF_ATTRS), domain=NEURO_DOMAIN, n_outputs=(1, 2),
-    doc="Lava LIF (bit-accurate). Inputs: current a [T, N, ...] (or '' for a bias-driven layer) and integer "
-        "bias_mant (per-neuron parameter, or per-sample activation [N, ...] computed on the host). Outputs: spikes, and optionally the count "
+    "LoihiLIF", "neuron", (2, 3), _lif_infer, _lif_ref, attrs={**_LIF_ATTRS, **_LIF_ONLY_ATTRS}, domain=NEURO_DOMAIN,
+    n_outputs=(1, 2), param_inputs=(2,),
+    doc="Lava LIF (bit-accurate). Inputs: current a [T, N, ...] (or '' for a bias-driven layer), integer "
+        "bias_mant (per-neuron parameter, or per-sample activation [N, ...] computed on the host), and optionally "
+        "integer recurrent weights [n, n] (a Dense from its own spikes, one step late). Outputs: spikes, and "
+        "optionally the count "
         "of 24-bit current wrap-arounds plus voltage saturations per neuron and sample.",
 )
 LOIHI_VOLTAGE_READOUT = OpDef(

@@ -1,9 +1,19 @@
 """Neuromorphic ops (ONNX domain ``ai.neurodeploy``): encoders, spiking neurons and readouts.
 
 Time-step semantics, shared by all of them: a timed value is ``[T, N, *shape]`` and step t of every layer
-is computed from step t of its inputs (no synaptic delay in the IR; a backend whose hardware adds delays
-models them itself). Neurons start each sample from ``v_init`` and carry state only along the time axis.
-A neuron spikes at step t when v[t] >= v_th (after integrating its input of that step); the spike is 1.0.
+is computed from step t of its inputs (no feed-forward synaptic delay in the IR; a backend whose hardware adds
+delays models them itself). The one exception is a recurrent synapse (input 2 of IF/LIF): it carries the
+layer's own spikes of step t-1 into step t, as every chip does. Neurons start each sample from ``v_init`` and
+carry state only along the time axis. One step of IF/LIF, in this order (docs/snn.md gives the derivation
+from continuous-time models and the settings that reproduce snnTorch, Norse and NIR):
+
+    i[t] = (1 - i_decay) i[t-1] + x[t] + W_rec s[t-1]
+    v[t] = (1 - v_decay) v'[t-1] + i[t] + bias - (v_th s[t-1] when reset_timing = 'next_step')
+    s[t] = v[t] >= v_th  (fire_when 'ge')  or  v[t] > v_th  ('gt'); the spike is 1.0
+    v'[t] = v[t] - v_th s[t] ('subtract'), 0 where s[t] ('zero'), or v[t] ('none'; and for 'next_step')
+
+A neuron in its refractory period (``refractory`` steps after a spike) keeps v at its reset value and
+neither integrates nor fires; its current still evolves.
 """
 from __future__ import annotations
 
@@ -82,40 +92,88 @@ RATE_ENCODE = OpDef(
 # ------------------------------------------------------------------ neurons
 
 
-def _integrate_and_fire(x: np.ndarray, attrs: dict, v_decay: float, i_decay: float) -> np.ndarray:
-    """Shared loop of IF and LIF over the time axis of x [T, N, ...]; returns spikes of the same shape."""
-    v_th, subtract = attrs["v_th"], attrs["reset"] == "subtract"
+def _recurrent_weight(node: Node, params: list, shape: tuple) -> None:
+    w = params[2] if len(params) > 2 else None
+    if w is None:
+        return
+    n = int(np.prod(shape))
+    if w.ndim != 2 or w.shape != (n, n) or len(shape) != 1:
+        raise GraphError(f"{node}: recurrent weight {list(w.shape)} must be [{n}, {n}] for 1-D neurons {list(shape)}")
+
+
+def _spiking_infer(node, types, params, attrs):
+    out = _neuron_infer(node, types, params, attrs)
+    shape = out[0].shape
+    bias = params[1] if len(params) > 1 else None
+    if bias is not None and np.broadcast_shapes(bias.shape, shape) != tuple(shape):
+        raise GraphError(f"{node}: bias {list(bias.shape)} does not broadcast to neurons {list(shape)}")
+    _recurrent_weight(node, params, shape)
+    return out
+
+
+def _integrate_and_fire(args: list, attrs: dict, v_decay: float, i_decay: float) -> np.ndarray:
+    """Shared loop of IF and LIF over the time axis of x [T, N, ...] (module docstring); returns spikes."""
+    x = args[0]
+    bias = args[1] if len(args) > 1 and args[1] is not None else 0.0
+    w_rec = args[2] if len(args) > 2 and args[2] is not None else None
+    v_th, reset, later = attrs["v_th"], attrs["reset"], attrs["reset_timing"] == "next_step"
+    fire = np.greater_equal if attrs["fire_when"] == "ge" else np.greater
     v = np.full(x.shape[1:], attrs["v_init"], dtype=np.float64)
     current = np.zeros(x.shape[1:], dtype=np.float64)
+    fired = np.zeros(x.shape[1:], dtype=bool)
+    refractory = np.zeros(x.shape[1:], dtype=np.int64)
     spikes = np.empty(x.shape, dtype=np.float32)
     for t in range(x.shape[0]):
         current = current * (1.0 - i_decay) + x[t]
-        v = v * (1.0 - v_decay) + current
-        fired = v >= v_th
+        if w_rec is not None:
+            current = current + fired @ w_rec.T.astype(np.float64)
+        integrated = v * (1.0 - v_decay) + current + bias
+        if later and reset == "subtract":
+            integrated = integrated - v_th * fired
+        elif later and reset == "zero":
+            integrated = np.where(fired, 0.0, v) * (1.0 - v_decay) + current + bias
+        resting = refractory > 0
+        held = v  # a resting neuron keeps its reset value (a reset left for this step is applied now)
+        if later and reset == "subtract":
+            held = v - v_th * fired
+        elif later and reset == "zero":
+            held = np.where(fired, 0.0, v)
+        v = np.where(resting, held, integrated)
+        fired = fire(v, v_th) & ~resting
         spikes[t] = fired
-        if subtract:
+        if not later and reset == "subtract":
             v = v - v_th * fired
-        else:
+        elif not later and reset == "zero":
             v = np.where(fired, 0.0, v)
+        refractory = np.where(fired, attrs["refractory"], np.maximum(refractory - 1, 0))
     return spikes
 
 
 _NEURON_ATTRS = {
     "v_th": Attr("float", doc="firing threshold"),
-    "reset": Attr("str", "subtract", choices=("subtract", "zero"), doc="after a spike: v -= v_th, or v = 0"),
+    "reset": Attr("str", "subtract", choices=("subtract", "zero", "none"),
+                  doc="after a spike: v -= v_th, v = 0, or no reset"),
+    "reset_timing": Attr("str", "immediate", choices=("immediate", "next_step"),
+                         doc="'immediate': the reset acts on v right after the spike (and then decays); "
+                             "'next_step': it acts in the next step's update, after the decay (snnTorch)"),
+    "fire_when": Attr("str", "ge", choices=("ge", "gt"), doc="spike when v >= v_th ('ge') or v > v_th ('gt')"),
+    "refractory": Attr("int", 0, min=0, doc="steps after a spike during which v holds and nothing fires"),
     "v_init": Attr("float", 0.0, doc="membrane potential at step 0 of every sample"),
 }
+_NEURON_INPUTS = (1, 3)  # x; optional per-neuron bias (parameter, added to v); optional recurrent weight [n, n]
 
 IF = OpDef(
-    "IF", "neuron", (1, 1), _neuron_infer,
-    lambda a, at: [_integrate_and_fire(a[0], at, 0.0, 1.0)],
-    attrs=dict(_NEURON_ATTRS),
+    "IF", "neuron", _NEURON_INPUTS, _spiking_infer,
+    lambda a, at: [_integrate_and_fire(a, at, 0.0, 1.0)],
+    attrs=dict(_NEURON_ATTRS), param_inputs=(1, 2),
     domain=NEURO_DOMAIN,
-    doc="Integrate-and-fire: v[t] = v[t-1] + x[t]; s[t] = v[t] >= v_th; reset by subtraction or to zero.",
+    doc="Integrate-and-fire: v[t] = v'[t-1] + x[t] + W_rec s[t-1] + bias; s[t] = v[t] >= v_th (or >); reset by "
+        "subtraction, to zero or none (module docstring).",
 )
 LIF = OpDef(
-    "LIF", "neuron", (1, 1), _neuron_infer,
-    lambda a, at: [_integrate_and_fire(a[0], at, at["v_decay"], at["i_decay"])],
+    "LIF", "neuron", _NEURON_INPUTS, _spiking_infer,
+    lambda a, at: [_integrate_and_fire(a, at, at["v_decay"], at["i_decay"])],
+    param_inputs=(1, 2),
     attrs={
         **_NEURON_ATTRS,
         "v_decay": Attr("float", doc="fraction of v lost per step, dt/tau_mem for a continuous-time LIF",
@@ -125,8 +183,8 @@ LIF = OpDef(
         "dt": Attr("float", None, doc="physical duration of one step in seconds, when known"),
     },
     domain=NEURO_DOMAIN,
-    doc="Current-based leaky integrate-and-fire: i[t] = (1-i_decay) i[t-1] + x[t]; "
-        "v[t] = (1-v_decay) v[t-1] + i[t]; s[t] = v[t] >= v_th; reset by subtraction or to zero.",
+    doc="Current-based leaky integrate-and-fire: i[t] = (1-i_decay) i[t-1] + x[t] + W_rec s[t-1]; "
+        "v[t] = (1-v_decay) v'[t-1] + i[t] + bias; s[t] = v[t] >= v_th (or >); reset as IF (module docstring).",
 )
 
 # ------------------------------------------------------------------ readouts
@@ -155,6 +213,27 @@ MEMBRANE_READOUT = OpDef(
     doc="Membrane potential after T steps of a non-spiking integrator: v[t] = (1-v_decay) v[t-1] + x[t].",
 )
 
+# ------------------------------------------------------------------ time alignment
+
+
+def _pad_infer(node, types, params, attrs):
+    x = _input(node, types, timed=True)
+    return [TensorType(x.shape, x.dtype, timed=True)]
+
+
+def _pad_ref(args, attrs):
+    x = args[0]
+    return [np.concatenate([x, np.zeros((attrs["steps"],) + x.shape[1:], x.dtype)])]
+
+
+PAD_STEPS = OpDef(
+    "PadSteps", "neuron", (1, 1), _pad_infer, _pad_ref,
+    attrs={"steps": Attr("int", doc="silent steps appended", min=0)},
+    domain=NEURO_DOMAIN,
+    doc="Append ``steps`` silent (zero) steps to a spike train: the host feeds them so that the last input "
+        "steps still reach the output through a chip's one-step-per-layer synaptic delays.",
+)
+
 # ------------------------------------------------------------------ host-side fixed point
 
 
@@ -177,4 +256,4 @@ QUANTIZE = OpDef(
     doc="Host-side fixed point: y = clip(round(x * scale), -2^(bits-1), 2^(bits-1) - 1), an integer tensor.",
 )
 
-NEURO_OPS = [DIRECT_ENCODE, RATE_ENCODE, IF, LIF, SPIKE_COUNT, MEMBRANE_READOUT, QUANTIZE]
+NEURO_OPS = [DIRECT_ENCODE, RATE_ENCODE, IF, LIF, SPIKE_COUNT, MEMBRANE_READOUT, PAD_STEPS, QUANTIZE]

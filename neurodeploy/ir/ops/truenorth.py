@@ -57,9 +57,11 @@ def _per_channel(p: np.ndarray, ndim: int) -> np.ndarray:
     return p.astype(np.int64).reshape((-1,) + (1,) * (ndim - 1))
 
 
-def integrate(a_in: np.ndarray, threshold: np.ndarray, leak: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Linear-reset integrate-and-fire over ticks: V += a - leak, saturate to ``bits`` signed, fire at V >= threshold
-    and subtract it. Returns (spikes [T, N, ...] bool, saturation events per neuron)."""
+def integrate(a_in: np.ndarray, threshold: np.ndarray, leak: np.ndarray, bits: int,
+              reset: str = "subtract") -> tuple[np.ndarray, np.ndarray]:
+    """Integrate-and-fire over ticks: V += a - leak, saturate to ``bits`` signed, fire at V >= threshold and subtract
+    it (linear reset) or set V to 0 (normal reset, V_reset = 0). Returns (spikes [T, N, ...] bool, saturation
+    events per neuron)."""
     limit = 2 ** (bits - 1)
     v = np.zeros(a_in.shape[1:], np.int64)
     fired = np.zeros(a_in.shape, bool)
@@ -71,7 +73,10 @@ def integrate(a_in: np.ndarray, threshold: np.ndarray, leak: np.ndarray, bits: i
             events += out
             np.clip(v, -limit, limit - 1, out=v)
         fired[t] = v >= threshold
-        v -= fired[t] * threshold
+        if reset == "zero":
+            v[fired[t]] = 0
+        else:
+            v -= fired[t] * threshold
     return fired, events
 
 
@@ -83,7 +88,7 @@ def _ref(args, attrs):
     thr, lk = _per_channel(threshold, ndim), _per_channel(leak, ndim)
     bits = attrs["membrane_bits"]
     if attrs["fan_in_groups"] == 1:
-        fired, events = integrate(synaptic_input(x, w, attrs), thr, lk, bits)
+        fired, events = integrate(synaptic_input(x, w, attrs), thr, lk, bits, attrs["reset"])
         partial_spikes = np.zeros_like(events)
     else:
         # partial neurons fire every 1/r of the threshold; the merge neuron fires per r of their spikes (rounded)
@@ -97,7 +102,7 @@ def _ref(args, attrs):
             negative, e2 = integrate(-a, partial_thr, -bias, bits)
             merged = merged + positive.astype(np.int64) - negative
             events, partial_spikes = events + e1 + e2, partial_spikes + positive.sum(0) + negative.sum(0)
-        fired, e3 = integrate(delayed(merged, 1) * attrs["merge_unit"], merge_thr, 0, bits)
+        fired, e3 = integrate(delayed(merged, 1) * attrs["merge_unit"], merge_thr, 0, bits, attrs["reset"])
         events = events + e3
     return [delayed(fired.astype(np.float32), attrs["extra_delay"]), events, partial_spikes.astype(np.int64)]
 
@@ -110,6 +115,8 @@ TRUENORTH_LAYER = OpDef(
            "partial_resolution": Attr("int", 1, doc="r: partial neurons fire at threshold // r (K > 1)", min=1),
            "extra_delay": Attr("int", 0, doc="ticks added by splitter cores after this layer", min=0),
            "membrane_bits": Attr("int", 20, min=2, max=62),
+           "reset": Attr("str", "subtract", choices=("subtract", "zero"),
+                         doc="output neurons' reset: linear (V -= threshold) or normal (V = 0)"),
            "axons_per_input": Attr("int", 4, doc="axon copies of each input", min=1),
            "codebook": Attr("ints", (1, -1, 3, -3), doc="multiples of the unit carried by axon types 0..3")},
     param_inputs=(1, 2, 3, 4), domain=NEURO_DOMAIN, n_outputs=(1, 3),
