@@ -123,7 +123,6 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-RESETS = ("subtract", "zero", "snntorch-subtract", "snntorch-zero")  # the last two: NIR files only (docs/nir.md)
 NIR_OPTIONS = ("dt", "integration")  # and --reset, which a NIR file's neurons take instead of conversion
 CONVERSION_OPTIONS = {"steps": "num_steps", "percentile": "percentile", "encoding": "encoding", "maxpool": "maxpool",
                       "v_init": "v_init", "reset": "reset", "coding": "coding", "finetune_epochs": "finetune_epochs"}
@@ -154,8 +153,9 @@ def _ignored_options(args, model: str) -> list[str]:
                                                       "definition", "input_shape")]
     problems = [f"{_flag(d)}: only a NIR .nir file is read with a time step and an integration rule"
                 for d in given(*NIR_OPTIONS)]
-    if (getattr(args, "reset", None) or "").startswith("snntorch-"):
-        problems.append(f"--reset {args.reset}: only NIR files take it (conversion resets at once)")
+    if getattr(args, "reset", None) not in (None, "subtract", "zero"):
+        problems.append(f"--reset {args.reset}: only NIR files take it (conversion resets by subtraction or to zero, "
+                        "at once)")
     if model in ZOO or kind == ".onnx":
         problems += [f"--definition: {model} brings its own definition; --definition goes with a .pt checkpoint"
                      for _ in given("definition")]
@@ -325,6 +325,8 @@ def cmd_run(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from neurodeploy import __version__
+    from neurodeploy.frontend.nir_import import INTEGRATIONS as NIR_INTEGRATIONS
+    from neurodeploy.frontend.nir_import import RESETS as NIR_RESETS
 
     # the sub-commands' --debug leaves the attribute alone unless given, so '--debug compile' and 'compile --debug'
     # both work (a plain default would reset what the main parser had set)
@@ -353,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default 10; 0 = thresholds from activation statistics only)")
     p.add_argument("--percentile", type=_percentile,
                    help="activation percentile for thresholds (default 99.9; the Loihi targets use 100)")
-    p.add_argument("--reset", choices=RESETS, help="IF reset of conversion (default subtract; Loihi: zero); for a .nir "
+    p.add_argument("--reset", choices=sorted({"subtract", "zero"} | set(NIR_RESETS)), help="IF reset of conversion (default subtract; Loihi: zero); for a .nir "
                    "file the reset its neurons get (default zero; snntorch-*: reset at the next step, snnTorch's order)")
     p.add_argument("--v-init", type=_v_init, help="initial membrane potential / threshold, in [-1, 1] "
                    "(default 0.5)")
@@ -361,8 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--maxpool", choices=("error", "avg"), help="MaxPool: refuse (default) or replace by "
                    "average pooling")
     p.add_argument("--dt", type=_dt, help="NIR: seconds per time step (default 1e-4, docs/nir.md)")
-    p.add_argument("--integration", choices=("euler", "exact"), help="NIR: how continuous-time decays become steps: "
-                   "forward Euler dt/tau (default, as Norse and snnTorch) or exact 1 - exp(-dt/tau)")
+    p.add_argument("--integration", choices=NIR_INTEGRATIONS, help="NIR: how continuous-time decays become steps: "
+                   "forward Euler dt/tau (default, as snnTorch), exact 1 - exp(-dt/tau), or impulse (Euler, with a "
+                   "synaptic current jumping by its input: Norse's LIFCell); docs/nir.md")
     p.add_argument("--calibration-samples", type=_positive,
                    help="training samples that set the thresholds (default 512)")
     p.add_argument("--eval-samples", type=_positive, help="test samples to evaluate (default: whole test split)")

@@ -152,6 +152,17 @@ def _spiking_dataset(loaded, request):
     return replace(dataset, steps=steps)
 
 
+def _require_spikes_for_chip(dataset, backend) -> None:
+    """A chip takes event data only as 0/1 spikes; the reference takes any event counts."""
+    from neurodeploy.data import binary_problems
+
+    if dataset is None or dataset.steps is None or backend.name == "ref":
+        return
+    problems = binary_problems(dataset)
+    if problems:
+        raise InputError(f"{dataset.name}: its event trains cannot be fed to target '{backend.name}':", problems)
+
+
 def _evaluate(graphs: dict, backend, dataset, request) -> dict:
     """Evaluate each named graph on the test split: the ANN and the float SNN with the reference
     interpreter, the deployed graph with the backend's simulator."""
@@ -196,6 +207,21 @@ def check_activity(float_snn, deployed) -> None:
         raise UnsupportedError("quantization silenced these layers (their activity died):", dead)
 
 
+ACTIVITY_CHANGE = 2.0  # a layer whose spikes change by more than this factor on the target is pointed out
+
+
+def activity_warnings(float_snn, deployed) -> list[str]:
+    """Layers whose activity on the target is far from the float SNN's (not silenced: check_activity refuses that),
+    for the report: a sign that quantization lost (or added) much of what the layer carries."""
+    rows = []
+    for layer, before in float_snn.spikes_per_layer.items():
+        after = deployed.spikes_per_layer.get(layer)
+        if after is not None and before >= 1.0 and not 1 / ACTIVITY_CHANGE <= after / before <= ACTIVITY_CHANGE:
+            rows.append(f"{layer}: {after:.1f} spikes per sample on the target, {before:.1f} in the float SNN "
+                        f"({after / before:.0%})")
+    return rows
+
+
 def compile_model(request: CompileRequest, say: Callable[[str], None] = print, imported: tuple | None = None) -> dict:
     """Run the whole pipeline for ``request`` and write its build folder; returns the report dict.
 
@@ -208,8 +234,14 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print, i
     backend = get_backend(request.target)
     conversion = request.conversion_config(backend)
     target_passes = backend.passes()
-    steps = _Steps(7 if target_passes else 6, say)
-    loaded, dataset = steps.run(f"import {request.model}", lambda: imported or _import(request))
+    steps = _Steps(0, say)
+
+    def import_and_count_steps():
+        loaded, dataset = imported or _import(request)  # the kind of model decides how many steps follow
+        steps.total = 4 if loaded.deployed else (4 if loaded.spiking else 6) + bool(target_passes)
+        return loaded, dataset
+
+    loaded, dataset = steps.run(f"import {request.model}", import_and_count_steps)
     if loaded.deployed:
         return _compile_deployed(request, loaded, backend, steps, dataset)
     if loaded.spiking:
@@ -236,6 +268,7 @@ def compile_model(request: CompileRequest, say: Callable[[str], None] = print, i
     report = build_report(loaded.name, request, conversion, backend.spec, graphs, results, estimate, dataset.name,
                           {"steps": steps.timings, "passes": ctx.timings})
     report["dataset_source"] = request.dataset or loaded.dataset
+    report["activity_warnings"] = activity_warnings(results["snn"], results["deployed"])
     files = {"ann.onnx": ann, "snn.onnx": snn, **_report_files(report), "passes.log": "\n".join(ctx.log) + "\n"}
     if target_passes:
         files["deployed.onnx"] = deployed
@@ -250,9 +283,9 @@ def _compile_deployed(request: CompileRequest, loaded, backend, steps: _Steps, d
     from neurodeploy.report import build_report
 
     g = loaded.graph
+    _require_spikes_for_chip(dataset, backend)
     if dataset is not None and dataset.steps is not None:
         g.meta["num_steps"] = dataset.steps
-    steps.total = 4
     _require_deployable(backend, g, loaded.name)
     check_steps_fit(g, g.meta["num_steps"], loaded.name)
     activity, source = steps.run("evaluate" if dataset else f"activity on {request.activity_samples} seeded inputs",
@@ -291,7 +324,14 @@ def _prepare_spiking(g, dataset, request: CompileRequest):
     g = g.copy()
     (input_name, input_type), = g.inputs.items()
     encoders = [n for n in g.consumers(input_name) if n.op in ("DirectEncode", "RateEncode")]
-    if dataset is not None and dataset.steps is not None and encoders:
+    events = dataset is not None and dataset.steps is not None
+    if events and "num_steps" in request.conversion and request.conversion["num_steps"] != dataset.steps:
+        raise InputError(f"--steps {request.conversion['num_steps']}: the event trains of {dataset.name} have "
+                         f"T = {dataset.steps} steps, which set the number of steps (drop --steps)")
+    if events and not encoders and g.find("DirectEncode", "RateEncode"):
+        raise InputError(f"{dataset.name}: holds event trains, but the encoder of {g.name} does not read its input "
+                         "directly, so it cannot be skipped; give samples without a time axis")
+    if events and encoders:
         g.inputs[input_name] = TensorType(input_type.shape, input_type.dtype, timed=True)
         for encoder in encoders:
             g.remove(encoder)
@@ -332,12 +372,11 @@ def _compile_spiking(request: CompileRequest, loaded, backend, steps: _Steps, da
     if ignored:
         raise InputError(f"{loaded.name} is a trained SNN: nothing is converted, so these options would be ignored: "
                          + ", ".join(f"--{k.replace('_', '-')}" for k in ignored))
+    _require_spikes_for_chip(dataset, backend)
     snn, num_steps = _prepare_spiking(loaded.graph, dataset, request)
     check_steps_fit(snn, num_steps, loaded.name)
     ctx = PassContext(ConversionConfig(num_steps=num_steps), calibration=_calibration(snn, dataset, request),
                       spec=backend.spec)
-    steps.total = 6 if backend.passes() else 5
-    _require_native_neurons(backend, snn, loaded.name, "trained")
     graphs = {"snn": snn}
     if backend.passes():
         names = ", ".join(p.__name__ for p in backend.passes())
@@ -353,6 +392,7 @@ def _compile_spiking(request: CompileRequest, loaded, backend, steps: _Steps, da
     report = build_report(loaded.name, request, None, backend.spec, graphs, results, estimate, source,
                           {"steps": steps.timings, "passes": ctx.timings})
     report["dataset_source"] = request.dataset or loaded.dataset
+    report["activity_warnings"] = activity_warnings(results["snn"], results["deployed"])
     report["time_semantics"] = dict(snn.meta.get("time", {}), num_steps=num_steps)
     files = {"snn.onnx": snn, "passes.log": "\n".join(ctx.log) + "\n"}
     nir_file, notes = _nir_export(snn)

@@ -140,6 +140,21 @@ def spike_fit(dataset: Dataset, input_name: str, input_shape: tuple[int, ...], t
     return steps, problems + label_problems(dataset, num_outputs)
 
 
+def binary_problems(dataset: Dataset) -> list[str]:
+    """Event trains that are not 0/1 spikes, the first offending entry of each split named (a chip's spike input is
+    one bit per neuron and step; Lava's spike source would silently cast other values)."""
+    problems = []
+    for key in ("x_train", "x_test"):
+        x = getattr(dataset, key)
+        bad = (x != 0) & (x != 1)
+        if bad.any():
+            where = np.unravel_index(int(np.argmax(bad)), x.shape)
+            problems.append(f"{key} holds values other than 0 and 1 in {int(bad.reshape(len(x), -1).any(1).sum())} "
+                            f"samples (the first: sample {where[0]}, step {where[1]}, value {x[where]:g}); a chip's "
+                            "spike input is 0 or 1 per neuron and step (split event counts over steps)")
+    return problems
+
+
 def label_problems(dataset: Dataset, num_outputs: int) -> list[str]:
     """Labels a model with ``num_outputs`` scores cannot predict (its prediction is the argmax of them)."""
     problems = []

@@ -159,7 +159,7 @@ def test_unlowerable_layers_are_listed(digits):
     deployed = run_passes(snn, LOIHI2.passes(), ctx)
     problems = LOIHI2.check(deployed)
     assert "2: reset 'subtract' (Lava's LIF resets to 0); convert or import with reset 'zero'" in problems
-    assert "2 (IF): op IF cannot run on target 'loihi2'" in problems
+    assert not any(p.startswith("2 (IF)") for p in problems)  # the layer's reason is said once, not per node
 
 
 def test_silenced_layer_is_an_error():

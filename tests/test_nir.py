@@ -268,11 +268,37 @@ def test_thresholds_leak_and_reset_value_are_exact(tmp_path, case, exact):
 
 
 def test_threshold_node_compares_each_input(tmp_path):
+    """A Threshold is a memoryless LIF that resets to zero (which every target lowers; v is replaced every step,
+    so the reset changes nothing), and exports back as a Threshold."""
     g = load_nir(small_graph(tmp_path / "t.nir", kind="Threshold"))
     x = spikes(np.random.default_rng(7), 30, 2, (3,), 0.5)
     fc = nir.read(tmp_path / "t.nir").nodes["fc"]
     want = (x @ fc.weight.T + fc.bias > np.array([0.5, -0.2, 1.0, 0.0])).astype(np.float32)
+    lif = g.node("lif").attrs
+    assert (lif["reset"], lif["fire_when"], lif["v_decay"]) == ("zero", "gt", 1.0)
     np.testing.assert_array_equal(ir_spikes(g, x)["last"], want)
+    export_nir(g, tmp_path / "back.nir", dt=1e-3)
+    assert type(nir.read(tmp_path / "back.nir").nodes["lif"]).__name__ == "Threshold"
+    np.testing.assert_array_equal(ir_spikes(load_nir(tmp_path / "back.nir"), x)["last"], want)
+
+
+def test_reset_none_round_trips(tmp_path):
+    """An IR neuron that never resets is exported with reset metadata 'none', which the import knows."""
+    g = mixed_snn()
+    g.node("lif1").attrs["reset"] = "none"
+    export_nir(g, tmp_path / "n.nir", dt=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "not a reset style neurodeploy knows"
+        back = load_nir(tmp_path / "n.nir")
+    assert back.node("lif1").attrs["reset"] == "none" and not back.meta["time"]["warnings"]
+    x = spikes(np.random.default_rng(26), 40, 2, (2, 8, 8), 0.3)
+    want, got = ir_spikes(g, x, "s1"), ir_spikes(back, x, "lif1")
+    assert want["s1"].sum() > 0
+    np.testing.assert_array_equal(got["lif1"], want["s1"])
+    np.testing.assert_array_equal(got["last"], want["last"])
+    g = load_nir(small_graph(tmp_path / "m.nir", meta={"reset": "none"}))
+    assert g.meta["time"]["reset"] == "none" and g.node("lif").attrs["reset"] == "none"
+    assert not g.meta["time"]["warnings"]
 
 
 def test_metadata_sets_defaults_and_disagreements_warn(tmp_path):
@@ -288,13 +314,38 @@ def test_metadata_sets_defaults_and_disagreements_warn(tmp_path):
 
 def test_euler_divergence_and_bad_options_are_refused(tmp_path):
     path = small_graph(tmp_path / "e.nir")
-    with pytest.raises(InputError, match=r"lif/tau: dt / tau = 5 > 1"):
+    with pytest.raises(InputError, match=r"lif/tau: dt / tau = 0.01 s / 0.002 s = 5 > 1"):
         load_nir(path, dt=1e-2)
+    with pytest.raises(InputError, match=r"dt / tau = 0.0020000001 s / 0.002 s = 1.00000005 > 1"):
+        load_nir(path, dt=2.0000001e-3)  # a ratio just above 1 is not printed as "1 > 1"
+    assert not any("steps per sample" in n for n in load_nir(path).meta["time"]["notes"])
     assert load_nir(path, dt=1e-2, integration="exact").node("lif").attrs["v_decay"] == pytest.approx(
         1 - np.exp(-5), rel=1e-6)
     with pytest.raises(InputError, match="reset 'sometimes'") as e:
         load_nir(path, dt=-1, reset="sometimes", integration="rk4")
-    assert len(e.value.problems) == 3
+    assert len(e.value.problems) == 3 and "euler, exact, impulse" in str(e.value)
+
+
+def test_a_partial_write_is_named_as_such(tmp_path):
+    """nir.write that fails midway (here on a 0-d parameter with compression) leaves finished nodes, an empty
+    group for the failed one, and no graph type or edges."""
+    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([3])),
+                                "fc": nir.Affine(weight=np.ones((2, 3), np.float32), bias=np.zeros(2, np.float32)),
+                                "lif": nir.LIF(tau=np.array(1e-3), r=np.array(1.0), v_leak=np.array(0.0),
+                                               v_threshold=np.array(1.0)),
+                                "output": nir.Output(output_type=np.array([2]))},
+                         edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")], type_check=False)
+    with pytest.raises(TypeError, match="Scalar datasets"):
+        nir.write(tmp_path / "partial.nir", graph)
+    with pytest.raises(InputError, match="partial.nir: holds no complete NIR graph.*partial write") as e:
+        load_nir(tmp_path / "partial.nir")
+    assert "node/nodes/lif: has no 'type' (0 entries)" in e.value.problems
+
+
+def test_lowering_table_covers_every_node_type():
+    from neurodeploy.frontend.nir_import import _SCHEMA, _Lowering
+
+    assert set(_Lowering.LOWER) == set(_SCHEMA) - {"Input"}
 
 
 def if_steps(current: np.ndarray, v_th: float) -> np.ndarray:
@@ -454,6 +505,36 @@ def test_norse_lifcell_file_matches_norse_from_nir(tmp_path):
         del f["node/nodes/1/w_in"]
         f["node/nodes/1/w_in"] = float(f["node/nodes/1/tau_syn"][()]) / DT
     np.testing.assert_array_equal(ir_spikes(load_nir(path, dt=DT), x)["last"], np.stack(norse_module_steps(net, x)))
+
+
+def lif_cell(rng, n: int, tau_mem: float, tau_syn: float, v_th: tuple, v_leak: float = 0.0):
+    """A Norse LIFCell with per-neuron parameter tensors: thresholds drawn from ``v_th``, the rest uniform."""
+    p = nt.LIFParameters(tau_syn_inv=torch.full((n,), 1 / tau_syn), tau_mem_inv=torch.full((n,), 1 / tau_mem),
+                         v_leak=torch.full((n,), v_leak), v_th=torch.from_numpy(rng.uniform(*v_th, n)).float(),
+                         v_reset=torch.zeros(n))
+    return nt.LIFCell(p, dt=DT)
+
+
+def test_norse_lifcell_network_matches_the_cells_under_impulse(tmp_path):
+    """Norse's LIFCell adds its synaptic input to the current undamped (i = i + x) and its to_nir writes
+    w_in = 1: read with integration='impulse' at the cells' dt, the file gives the module's own spikes."""
+    torch.manual_seed(27)
+    rng = np.random.default_rng(27)
+    net = nt.SequentialState(lin(6, 12, 2.0), lif_cell(rng, 12, 6e-3, 3e-3, (0.15, 0.4)), lin(12, 4, 2.0),
+                             lif_cell(rng, 4, 9e-3, 2e-3, (0.1, 0.1), v_leak=0.02))
+    path = norse_export(net, torch.zeros(6), tmp_path / "cells.nir")
+    assert (np.asarray(nir.read(path, type_check=False).nodes["1"].w_in) == 1.0).all()
+    x = spikes(np.random.default_rng(28), 100, 3, (6,), 0.4)
+    want = np.stack(norse_module_steps(net, x))
+    g = load_nir(path, dt=DT, integration="impulse")
+    assert g.meta["time"]["integration"] == "impulse"
+    assert not any("--integration impulse" in n for n in g.meta["time"]["notes"])
+    got = ir_spikes(g, x, "1")
+    assert want.sum() > 20 and 0 < got["1"].mean() < 0.5
+    np.testing.assert_array_equal(got["last"], want)
+    euler = load_nir(path, dt=DT)
+    assert sum("--integration impulse" in n for n in euler.meta["time"]["notes"]) == 2
+    assert not np.array_equal(ir_spikes(euler, x)["last"], want)
 
 
 def test_norse_conv_network_matches_norse(tmp_path):

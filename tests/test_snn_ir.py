@@ -86,3 +86,27 @@ def test_a_reset_left_for_the_next_step_is_applied_while_resting():
     attrs = dict(v_th=1.0, v_decay=0.0, reset="subtract", reset_timing="next_step", refractory=2)
     # 0.6, 1.2 (spike), rest at 1.2 - 1 = 0.2, rest, 0.8, 1.4 (spike)
     assert _run(_steps(*[0.6] * 6), attrs)[:, 0].tolist() == [0, 1, 0, 0, 0, 1]
+
+
+@pytest.mark.parametrize("weight", [0.1, 0.2, 0.3, 0.35, 0.7, 1 / 3])
+def test_potentials_landing_on_the_threshold_fire_as_in_float32_torch(weight):
+    """Sums like 5 x 0.2 hit the threshold only up to float32 rounding: the reference rounds as torch does."""
+    import torch
+    from torch import nn
+
+    from neurodeploy.frontend.torch_fx import from_torch
+    from neurodeploy.nn import LIF, SNN, SpikeCount
+
+    for fire_when in ("gt", "ge"):
+        for reset in ("subtract", "zero"):
+            for v_decay in (0.0, 0.1, 0.5):
+                linear = nn.Linear(1, 1, bias=False)
+                linear.weight.data[:] = weight
+                model = SNN(linear, LIF(v_decay=v_decay, threshold=1.0, reset=reset, fire_when=fire_when),
+                            SpikeCount()).eval()
+                g = from_torch(model, (1,), "m")
+                x = torch.ones(40, 1, 1)
+                with torch.no_grad():
+                    want = model(x).numpy()
+                got = reference.run(g, {next(iter(g.inputs)): x.numpy()})[g.outputs[0]]
+                assert np.array_equal(got, want), (fire_when, reset, v_decay, got, want)

@@ -209,14 +209,36 @@ def _reset(net: LavaNetwork, biases: dict[str, np.ndarray]) -> None:
     reset_synapses(net.synapses.values())
 
 
+def _run_with_bias_starts(g: Graph, net: LavaNetwork, process, steps: int, first_run: bool) -> None:
+    """Run one sample for ``steps`` steps; a layer whose bias starts late (``bias_start``: its synaptic delay) runs with
+    bias 0 until then, and the host writes its bias between run segments, as it writes biases between samples."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    late = {n.name: n.attrs["bias_start"] for n in g.find(*NEURON_OPS) if n.attrs.get("bias_start", 0) > 0}
+    for name in late:
+        zeros = np.zeros(net.neurons[name].bias_mant.shape, np.int64)
+        if first_run:  # before the first run the processes are not compiled: set the initial value
+            net.neurons[name].bias_mant.init = zeros
+        else:
+            net.neurons[name].bias_mant.set(zeros)
+    done = 0
+    for start in sorted(set(late.values())) + [steps]:
+        if start > done:
+            process.run(condition=RunSteps(num_steps=start - done), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+            done = start
+        for name in [n for n, s in late.items() if s == start]:
+            node = g.node(name)
+            bias = to_lava_layout(np.broadcast_to(g.params[node.inputs[1]], g.types[node.outputs[0]].shape))
+            net.neurons[name].bias_mant.set(bias.astype(np.int64))
+
+
 def run_lava(g: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
     """Run every sample of ``x`` ([N, ...], or [T, N, ...] spikes for a timed input) through Lava; returns
     spikes per LoihiLIF [T, N, *IR shape] and readouts.
 
     Keys are the LoihiLIF output values (spikes) and the readout output values, as in ``reference.run``.
     """
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
 
     if g.find("LoihiTTFS"):
         from neurodeploy.backends.loihi.lava_temporal import run_lava_temporal
@@ -245,7 +267,7 @@ def run_lava(g: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
                     source.data.set(data)
                 else:
                     source.data.init = data
-            any_process.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+            _run_with_bias_starts(g, net, any_process, steps, first_run=not i)
             for node in g.find("LoihiLIF"):
                 data = np.moveaxis(net.sinks[node.name].data.get(), -1, 0)  # [T, *lava shape]
                 spikes[node.outputs[0]].append(np.stack([from_lava_layout(d) for d in data]))

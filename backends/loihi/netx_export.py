@@ -73,6 +73,10 @@ def netx_problem(g: Graph) -> str | None:
     """Why ``g`` cannot be written as a netx file, or None when it can."""
     if g.find("LoihiTTFS", "LoihiTTFSReadout"):
         return "netx describes CUBA LIF layers; TTFS / SC-TTFS neurons have no netx neuron type"
+    late = [n.name for n in g.find("LoihiLIF", "LoihiVoltageReadout") if n.attrs.get("bias_start", 0)]
+    if late:
+        return (f"netx biases act from step 0; the biases of {', '.join(late)} start with their first input (a "
+                "trained SNN's timing): run this build with 'neurodeploy run'")
     recurrent = [n.name for n in g.find("LoihiLIF") if len(n.inputs) > 2 and n.inputs[2]]
     if recurrent:
         return f"netx has no recurrent layers (recurrent synapses of {', '.join(recurrent)})"

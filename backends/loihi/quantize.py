@@ -15,6 +15,7 @@ vth within its mantissa. Every number of the chip (bit widths, ranges) comes fro
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -73,6 +74,7 @@ class LayerQuantization:
     weights_zeroed: int
     biases_clipped: int
     bias_current_steady_state: bool = False  # a bias current into a decaying current, given as voltage bias / i_decay
+    recurrent_weight_exp: int | None = None   # the recurrent synapse's own exponent (None: no recurrence)
 
 
 def quantize_weights(w: np.ndarray, scale: float, exp: int, num: LoihiNumerics) -> tuple[np.ndarray, str, dict]:
@@ -98,6 +100,14 @@ def _weight_exp(theta: float, w_max: float, scale_limit: float, num: LoihiNumeri
         if scale <= min(scale_limit, vth_limit):
             return exp, scale
     return lowest, min(scale_limit, vth_limit)
+
+
+def _recurrent_exp(w_rec: np.ndarray, scale: float, num: LoihiNumerics) -> int:
+    """The smallest Dense exponent at which the recurrent weights, in the layer's scale, fit the weight range."""
+    top = 2 ** num.weight_bits - 2
+    peak = float(np.abs(w_rec).max()) * scale / 2 ** ACTIVATION_SHIFT
+    exp = math.ceil(math.log2(peak / top)) if peak > 0 else 0
+    return int(np.clip(exp, num.weight_exp_min, num.weight_exp_max))
 
 
 def bias_mantissa(values: np.ndarray, num: LoihiNumerics) -> tuple[int, int]:
@@ -181,7 +191,7 @@ class _Lowering:
         num = self.num
         weights = [self.g.param_of(p, 1) if p.op != "Mul" else np.array([_scalar_scale(self.g, p)]) for p in paths]
         w_rec = self.g.param_of(neuron, 2) if neuron.op in ("IF", "LIF") else None
-        w_max = max(float(np.abs(w).max()) for w in weights + ([w_rec] if w_rec is not None else [])) or 1.0
+        w_max = max(float(np.abs(w).max()) for w in weights) or 1.0
         if neuron.op in ("IF", "LIF"):
             theta = neuron.attrs["v_th"]
             # a decaying current accumulates up to peak / i_decay before it settles; recurrence adds at most the
@@ -201,9 +211,10 @@ class _Lowering:
             stats = {k: stats[k] + counts[k] for k in stats}
             modes.append(mode)
             synapses.append(self.synapse(path, q, exp, mode))
-        recurrent = None
-        if w_rec is not None:
-            q, mode, counts = quantize_weights(w_rec, scale, exp, num)
+        recurrent, rec_exp = None, None
+        if w_rec is not None:  # the recurrent Dense has its own exponent: its weights are often far smaller
+            rec_exp = _recurrent_exp(w_rec, scale, num)
+            q, mode, counts = quantize_weights(w_rec, scale, rec_exp, num)
             stats = {k: stats[k] + counts[k] for k in stats}
             modes.append(f"recurrent {mode}")
             recurrent = self.g.add_param(f"{neuron.name}.recurrent_weight_int", q)
@@ -211,9 +222,10 @@ class _Lowering:
         du, dv = self.decays(neuron)
         steady = neuron.op == "LIF" and neuron.attrs.get("i_decay", 1.0) < 1.0 and any(
             p.op != "Mul" and self.g.param_of(p, 2) is not None and np.any(self.g.param_of(p, 2)) for p in paths)
+        count = int(sum(w.size for w in weights)) + (0 if w_rec is None else int(w_rec.size))
         self.report.append(asdict(LayerQuantization(neuron.name, scale, exp, "+".join(modes), vth, bias_exp, du, dv,
-                                                    int(sum(w.size for w in weights)), stats["weights_clipped"],
-                                                    stats["weights_zeroed"], bias_clipped, steady)))
+                                                    count, stats["weights_clipped"], stats["weights_zeroed"],
+                                                    bias_clipped, steady, rec_exp)))
         current = synapses[0].outputs[0]
         nodes = list(synapses)
         if len(synapses) > 1:  # Lava sums every connection into a LIF's input port
@@ -224,7 +236,7 @@ class _Lowering:
         lif = self.lif(op, neuron, current, bias_name, vth, bias_exp, scale)
         if recurrent is not None:
             lif.inputs.append(recurrent)
-            lif.attrs["rec_weight_exp"] = exp
+            lif.attrs["rec_weight_exp"] = rec_exp
         return nodes + [lif]
 
     def bias_mantissas(self, neuron: Node, weighted: list[Node], scale: float) -> tuple[np.ndarray, int, int]:
@@ -270,6 +282,19 @@ class _Lowering:
         a = weighted.attrs
         attrs = {k: a[k] for k in ("kernel_shape", "strides", "pads", "dilations", "group") if k in a}
         return Node("LoihiConv", weighted.name, [weighted.inputs[0], weight], [current], {**attrs, "weight_exp": exp})
+
+
+def _start_biases_with_input(g: Graph) -> None:
+    """Each chip layer gets its first input k steps late (one step per synapse layer on the way); its bias acts from
+    step k on, so that it does not integrate k steps of bias that the float SNN never sees."""
+    from neurodeploy.backends.loihi.mapping import NEURON_OPS, spike_source, synapse_nodes
+
+    depth: dict[str, int] = {}
+    for node in g.find(*NEURON_OPS):  # in data-flow order: a layer's sources come before it
+        sources = [spike_source(g, s.inputs[0]) for s in synapse_nodes(g, node)]
+        depth[node.name] = max([depth.get(s, 0) + 1 for s in sources if s != node.name] or [0])
+        if node.inputs[1] in g.params and np.any(g.params[node.inputs[1]]) and depth[node.name]:
+            node.attrs["bias_start"] = depth[node.name]
 
 
 def _neuron_problem(neuron: Node) -> str | None:
@@ -361,6 +386,8 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
     if encoder is None:
         pad_input(g, input_name, steps - ctx.conversion.num_steps)
         count_spikes_on_host(g)
+    if "time" in g.meta:  # a trained SNN, whose spike timing matters (a converted one keeps netx's constant bias)
+        _start_biases_with_input(g)
     g.drop_unused_params()
     g.meta.update({"quantization": lw.report, "loihi_unlowered": lw.unlowered, "num_steps": steps,
                    "pipeline_depth": depth})

@@ -67,7 +67,9 @@ class _Lowering:
         if n.op == "MembraneReadout":
             attrs = {"v_thresh": STATE_MAX + 1, "num_steps": self.steps}  # never fires
             return Node("SpiNNakerVoltageReadout", n.name, [current, offset], list(n.outputs), attrs)
-        attrs = {"v_thresh": int(_raw(n.attrs["v_th"])), "v_reset": 0, "v_init": int(_raw(n.attrs.get("v_init", 0.0))),
+        # sPyNNaker fires at v >= v_thresh: on its s16.15 grid, v > v_th is v >= v_th + one raw unit
+        above = 1 if n.attrs.get("fire_when", "ge") == "gt" else 0
+        attrs = {"v_thresh": int(_raw(n.attrs["v_th"])) + above, "v_reset": 0, "v_init": int(_raw(n.attrs.get("v_init", 0.0))),
                  "num_steps": self.steps}
         return Node("SpiNNakerIF", n.name, [current, offset], [n.outputs[0], self.g.unique_name(f"{n.name}_saturation")],
                     attrs)

@@ -78,6 +78,8 @@ def _layer_node(g: Graph, layer: Layer, plan: LayerPlan, theta: float, num: _Num
     q, delta = quantize_levels(w, num.codebook)
     unit = _units(delta, theta, bias, num)
     threshold = np.maximum(1, np.rint(theta * unit / delta)).astype(np.int64)
+    if layer.neuron.op in ("IF", "LIF") and layer.neuron.attrs.get("fire_when", "ge") == "gt":
+        threshold = threshold + 1  # TrueNorth fires at V >= threshold: on integers, V > alpha is V >= alpha + 1
     merge_unit = num.weight_max if plan.groups > 1 else 0
     leak_exact = -bias * unit / delta
     leak = np.clip(np.rint(leak_exact), -num.leak_max - 1, num.leak_max).astype(np.int64)

@@ -6,7 +6,8 @@ The mapping inverts the import's forward-Euler reading (docs/nir.md) at the give
 * IR LIF with i_decay < 1 -> CubaLIF, tau_syn = dt / i_decay, tau_mem = dt / v_decay, w_in = 1 / i_decay,
   r = 1 / v_decay (both honoured by Norse). A LIF that resets by subtraction is written as this CubaLIF with
   tau_syn = dt (no current state), since Norse applies ``reset_method`` to CubaLIF only.
-* IR IF -> NIR IF (r = 1); a memoryless LIF (v_decay 1, no reset, '>') -> Threshold.
+* IR IF -> NIR IF (r = 1); a memoryless LIF (v_decay 1, i_decay 1, '>', no refractory steps, no recurrent
+  weight; its reset changes no spike) -> Threshold.
 * a recurrent weight -> a Linear ``<neuron>.w_rec`` in a cycle neuron -> Linear -> neuron (one-step delay).
 * a neuron's bias -> the bias of the layer feeding it (exact for LIF and IF), else v_leak = bias / v_decay.
 * Gemm -> Affine/Linear, Conv -> Conv2d, Flatten -> Flatten, AveragePool -> SumPool2d with 1 / k^2 folded into
@@ -31,7 +32,8 @@ from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph, Node
 
 _RESET_NAMES = {("zero", "immediate"): "zero", ("subtract", "immediate"): "subtract",
-                ("subtract", "next_step"): "snntorch-subtract", ("zero", "next_step"): "snntorch-zero"}
+                ("subtract", "next_step"): "snntorch-subtract", ("zero", "next_step"): "snntorch-zero",
+                ("none", "immediate"): "none"}
 _ALIASES = ("Identity", "Dropout")
 
 
@@ -341,7 +343,7 @@ class _Exporter:
         a, shape = node.attrs, self.shape(node.outputs[0])
         v_decay, i_decay = float(a["v_decay"]), float(a.get("i_decay", 1.0))
         bias = self.param(node, 1)
-        if v_decay == 1.0 and i_decay == 1.0 and a.get("reset") == "none" and a.get("fire_when") == "gt":
+        if _memoryless(node, v_decay, i_decay) and self.param(node, 2) is None:
             return self._threshold(node, shape, bias)
         if v_decay == 0.0 and i_decay == 1.0:
             return self._if(node)
@@ -429,6 +431,16 @@ class _Exporter:
             return
         h = self._unit("output", h)
         self.emit("output", "Output", {"shape": np.array(h.shape)}, h.sources)
+
+
+def _memoryless(node: Node, v_decay: float, i_decay: float) -> bool:
+    """A LIF whose v is replaced every step (v = x + bias), so that it spikes when x + bias > v_th whatever its
+    reset: a NIR Threshold. Subtraction at the next step (v = x + bias - v_th s[t-1]) and refractory steps keep
+    a memory; fire 'ge' is not NIR's '>'."""
+    a = node.attrs
+    delayed_subtract = a.get("reset") == "subtract" and a.get("reset_timing") == "next_step"
+    return (v_decay == 1.0 and i_decay == 1.0 and a.get("fire_when", "ge") == "gt" and not a.get("refractory", 0)
+            and not delayed_subtract)
 
 
 def _per_sample(param: np.ndarray, shape: tuple) -> np.ndarray:

@@ -3,14 +3,17 @@
 NIR describes neurons in continuous time and leaves the time step, the integration rule and the reset to each
 consumer. This reader fixes them from its options (``dt``, ``integration``, ``reset``), else from the file's own
 metadata, else from documented defaults, and records the choice in ``graph.meta['time']``. With ``f(tau)`` the
-fraction of a state lost per step (``dt / tau`` for 'euler', ``1 - exp(-dt / tau)`` for 'exact'):
+fraction of a state lost per step (``dt / tau`` for 'euler' and 'impulse', ``1 - exp(-dt / tau)`` for 'exact'):
 
 * LIF ``tau dv/dt = (v_leak - v) + r I``: IR LIF, v_decay = f(tau), input gain f(tau) r, bias f(tau) v_leak.
 * CubaLIF ``tau_syn dI/dt = -I + w_in S``, ``tau_mem dv/dt = (v_leak - v) + r I``: IR LIF, i_decay = f(tau_syn),
   v_decay = f(tau_mem), input gain f(tau_syn) f(tau_mem) r w_in (the current is updated first and the voltage
-  reads the new current, as Norse, snnTorch and Loihi do), bias f(tau_mem) v_leak.
+  reads the new current, as Norse, snnTorch and Loihi do), bias f(tau_mem) v_leak. Under 'impulse' the input
+  enters the current as an impulse w_in x per step, without the f(tau_syn) factor (gain f(tau_mem) r w_in):
+  Norse's LIFCell discretization, which its to_nir writes with w_in = 1.
 * IF ``dv/dt = r I`` and Integrator (``I``): each input adds r x per step (spikes are impulses; what Norse's IAF,
-  sinabs and the NIR paper's files assume), no dt. Threshold: a memoryless comparison x > threshold.
+  sinabs and the NIR paper's files assume), no dt. Threshold: a memoryless comparison x > threshold (a LIF
+  with v_decay 1, whose reset to zero changes nothing, since v is replaced every step).
 * LI (as the last node) and I become a MembraneReadout; spiking outputs get a SpikeCount.
 Gains are folded into the weights and biases of the Affine/Linear/Conv that feeds the neuron (a Mul/Add is
 inserted when nothing with weights does). A neuron spikes when v > v_threshold and resets at once, to zero
@@ -39,12 +42,13 @@ from neurodeploy.ir.graph import Graph, Node, TensorType
 
 DEFAULT_DT = 1e-4  # seconds: the NIR paper's files (lif_norse, braille) were made and run at 0.1 ms
 DEFAULT_STEPS = 100  # steps per sample when neither an option nor a data set gives them
-INTEGRATIONS = ("euler", "exact")
+INTEGRATIONS = ("euler", "exact", "impulse")  # 'impulse': euler decays, a CubaLIF's input enters its current at once
 RESETS = {  # option -> (IR reset, IR reset_timing)
     "zero": ("zero", "immediate"),  # NIR's v = v_reset on a spike; Norse, Lava, snnTorch's NIR import
     "subtract": ("subtract", "immediate"),  # v -= v_threshold right after the spike (Norse reset_subtract)
     "snntorch-subtract": ("subtract", "next_step"),  # snnTorch Leaky/Synaptic defaults (reset_delay=True)
     "snntorch-zero": ("zero", "next_step"),  # snnTorch reset_mechanism="zero"
+    "none": ("none", "immediate"),  # no reset (neurodeploy's export of an IR neuron that never resets)
 }
 DEFAULT_RESET = "zero"
 SPIKING = ("IF", "LIF", "CubaLIF", "Threshold")
@@ -65,7 +69,7 @@ METADATA_KEYS = {
     "integration": ("integration", "discretization", "integrator"),
 }
 _RESET_WORDS = {"zero": "zero", "reset_value": "zero", "value": "zero", "subtract": "subtract",
-                "reset_subtract": "subtract", **{k: k for k in RESETS}}
+                "reset_subtract": "subtract", "none": "none", **{k: k for k in RESETS}}
 
 # field kinds: tensor (finite numbers), int, ints (scalar or 1-D), shape (1-D ints >= 1), pad (ints or a string)
 _SCHEMA = {
@@ -562,7 +566,12 @@ class _Time:
     def fraction(self, tau: np.ndarray) -> np.ndarray:
         """The fraction of a state lost per step for time constant(s) ``tau`` (seconds)."""
         x = self.dt / tau
-        return x if self.integration == "euler" else -np.expm1(-x)
+        return -np.expm1(-x) if self.integration == "exact" else x
+
+    def current_gain(self, i_decay: float) -> float:
+        """What a synaptic input is multiplied by on entering the current: f(tau_syn) when the current integrates
+        it over the step ('euler', 'exact'), 1 when it arrives as an impulse ('impulse', Norse's LIFCell)."""
+        return 1.0 if self.integration == "impulse" else i_decay
 
 
 def _file_setting(root: _Node, flat: _Flat, key: str) -> list[tuple[str, object]]:
@@ -628,7 +637,7 @@ def _resolve_integration(opts: _Options, found: list, p: _Problems) -> tuple[str
             p.warnings.append(f"{w} = {v!r} is not an integration rule neurodeploy knows ({', '.join(INTEGRATIONS)}); "
                               "ignored")
     return _choose("integration", opts.integration, words, p, "euler",
-                   "default (forward Euler: decay dt / tau, as snnTorch's and Norse's exports assume)")
+                   "default (forward Euler: decay dt / tau, as snnTorch's exports and Norse's from_nir assume)")
 
 
 def _time(opts: _Options, root: _Node, flat: _Flat, p: _Problems) -> _Time:
@@ -818,10 +827,12 @@ def _decay(node: _Node, key: str, shape: tuple, time: _Time, p: _Problems) -> fl
         p.unsupported.append(f"{node.path}/{key}: time constants range {float(tau.min()):g}..{float(tau.max()):g} s "
                              f"over the layer; the IR has one decay per layer")
         return None
-    fraction = float(time.fraction(np.array(float(tau.reshape(-1)[0]))))
+    value = float(tau.reshape(-1)[0])
+    fraction = float(time.fraction(np.array(value)))
     if fraction > 1:
-        p.invalid.append(f"{node.path}/{key}: dt / tau = {fraction:g} > 1 at dt = {time.dt:g} s: forward Euler "
-                         "diverges (use a smaller --dt or --integration exact)")
+        p.invalid.append(f"{node.path}/{key}: dt / tau = {time.dt:.9g} s / {value:.9g} s = {fraction:.9g} > 1: the "
+                         "Euler decay diverges (use a smaller --dt or --integration exact; a file from Norse 1.1.0's "
+                         "to_nir with dt != 1 holds tau = dt x tau_mem: export with dt=1.0, docs/nir.md)")
         return None
     return fraction
 
@@ -845,8 +856,8 @@ def _offset(node: _Node, shape: tuple, reset: str, p: _Problems) -> float | None
     v_reset = np.broadcast_to(node.fields.get("v_reset", np.zeros(())), shape)
     if not v_reset.any():
         return 0.0
-    if reset == "subtract":
-        p.notes.append(f"{node.path}: v_reset is not used by reset by subtraction")
+    if reset in ("subtract", "none"):
+        p.notes.append(f"{node.path}: v_reset is not used by reset '{reset}'")
         return 0.0
     if not _uniform(v_reset):
         p.unsupported.append(f"{node.path}/v_reset: differs between neurons ({float(v_reset.min()) + 0:g}.."
@@ -888,7 +899,11 @@ def _spiking(node: _Node, shape: tuple, time: _Time, p: _Problems) -> _Neuron | 
     v_th, c = scaled
     gain = c * np.broadcast_to(f["r"], shape)
     if node.kind != "IF":
-        gain = gain * v_decay * i_decay * np.broadcast_to(f.get("w_in", np.ones(())), shape)
+        w_in = np.broadcast_to(f.get("w_in", np.ones(())), shape)
+        gain = gain * v_decay * time.current_gain(i_decay) * w_in
+        if node.kind == "CubaLIF" and time.integration == "euler" and i_decay < 1 and (w_in == 1).all():
+            p.notes.append(f"{node.path}: CubaLIF with w_in = 1: if this is Norse's to_nir of a LIFCell (which writes "
+                           "w_in = 1), read it with --integration impulse to match Norse's own spikes")
     bias = None if node.kind == "IF" else c * v_decay * (np.broadcast_to(f["v_leak"], shape) - offset)
     attrs = {"v_th": v_th, "reset": reset, "reset_timing": timing, "v_init": _rest(node, shape, offset, c, p),
              **_extensions(node, p)}
@@ -916,12 +931,13 @@ def _extensions(node: _Node, p: _Problems) -> dict:
 
 
 def _threshold(node: _Node, shape: tuple) -> _Neuron:
-    """x > threshold as a memoryless LIF (v_decay 1, no reset); other thresholds than one positive value per
-    layer become a bias: x + (1 - threshold_j) > 1."""
+    """x > threshold as a memoryless LIF (v_decay 1); other thresholds than one positive value per layer become
+    a bias: x + (1 - threshold_j) > 1. v is replaced every step, so the reset changes no spike: it is 'zero',
+    which every target lowers (Loihi has no 'none')."""
     threshold = np.broadcast_to(node.fields["threshold"], shape)
     uniform = _uniform(threshold) and float(threshold.reshape(-1)[0]) > 0
     v_th = float(threshold.reshape(-1)[0]) if uniform else 1.0
-    attrs = {"v_th": v_th, "reset": "none", "reset_timing": "immediate", "fire_when": "gt", "v_decay": 1.0,
+    attrs = {"v_th": v_th, "reset": "zero", "reset_timing": "immediate", "fire_when": "gt", "v_decay": 1.0,
              "i_decay": 1.0}
     return _Neuron("LIF", attrs, np.ones(shape), None if uniform else 1.0 - threshold)
 
@@ -976,8 +992,7 @@ class _Lowering:
                 self.shape[path] = None
                 continue
             start = self.p.count()
-            lower = getattr(self, f"_lower_{node.kind.lower()}")
-            self.shape[path] = lower(node, shape)
+            self.shape[path] = self.LOWER[node.kind](self, node, shape)
             if self.p.count() > start:
                 self.shape[path] = None
         self._check_through()
@@ -1117,8 +1132,6 @@ class _Lowering:
         self.weights[node.path] = self.g.nodes[-1]
         return self._emit(node, value, out)
 
-    _lower_linear = _lower_affine
-
     def _lower_conv2d(self, node: _Node, shape: tuple) -> tuple | None:
         out = _conv_shape(node, shape, 2, self.p)
         if out is None:
@@ -1165,7 +1178,7 @@ class _Lowering:
             value = self._add("Reshape", node.path, [x, target])
         return self._emit(node, value, out, scale)
 
-    def _lower_sumpool2d(self, node: _Node, shape: tuple) -> tuple | None:
+    def _lower_pool(self, node: _Node, shape: tuple) -> tuple | None:
         """Sum pooling = average pooling (padding counted) times k*k; the factor is owed to the next layer,
         which folds it into its weights when it has any."""
         out = _pool_shape(node, shape, self.p)
@@ -1182,8 +1195,6 @@ class _Lowering:
         if node.kind == "AvgPool2d" and any(pad):
             self.p.notes.append(f"{node.path}: padded positions count in the average (torch's AvgPool2d default)")
         return self._add("AveragePool", node.path, [x], attrs), scale
-
-    _lower_avgpool2d = _lower_sumpool2d
 
     def _lower_scale(self, node: _Node, shape: tuple) -> tuple | None:
         if _elementwise_shape(node, shape, self.p) is None:
@@ -1206,7 +1217,7 @@ class _Lowering:
                 return None
         return shape
 
-    def _lower_lif(self, node: _Node, shape: tuple) -> tuple | None:
+    def _lower_neuron(self, node: _Node, shape: tuple) -> tuple | None:
         if self._neuron_shape(node, shape) is None:
             return None
         neuron = (_readout if node.kind in READOUTS else _spiking)(node, shape, self.time, self.p)
@@ -1227,8 +1238,6 @@ class _Lowering:
         if node.kind in SPIKING:
             self.spiking.add(node.path)
         return self._emit(node, value, shape)
-
-    _lower_if = _lower_cubalif = _lower_threshold = _lower_li = _lower_i = _lower_lif
 
     def _recurrent(self, node: _Node, neuron: _Neuron, shape: tuple) -> str | None:
         """W_rec of the recurrent synapse, rows scaled by the neuron's gain; its bias (a constant input) is
@@ -1289,6 +1298,12 @@ class _Lowering:
         layer.inputs[2:] = [self._param(f"{layer.name}.bias", gain * b + constant)]
         return True
 
+    # NIR node type -> its lowering (Input is the graph input, see run); every other type of _SCHEMA
+    LOWER = {"Output": _lower_output, "Affine": _lower_affine, "Linear": _lower_affine, "Conv1d": _lower_conv1d,
+             "Conv2d": _lower_conv2d, "Flatten": _lower_flatten, "SumPool2d": _lower_pool,
+             "AvgPool2d": _lower_pool, "Scale": _lower_scale, "IF": _lower_neuron, "LIF": _lower_neuron,
+             "CubaLIF": _lower_neuron, "Threshold": _lower_neuron, "LI": _lower_neuron, "I": _lower_neuron}
+
 
 def _uniform_rows(rows: np.ndarray) -> bool:
     return bool((rows == rows[:, :1]).all())
@@ -1318,11 +1333,24 @@ def _root(handle, path: Path, p: _Problems) -> _Node | None:
     if not isinstance(root, h5py.Group):
         why = "is missing" if root is None else "is a dataset, not a group"
         raise InputError(f"{path}: not a NIR file: its 'node' group {why}")
+    if "type" not in root:
+        raise InputError(f"{path}: holds no complete NIR graph: its 'node' group has no 'type' (perhaps a partial "
+                         "write, e.g. an nir.write that failed midway; write the file again)", _unfinished(root))
     node = _read_node(root, "", 0, p, [0])
     if node is not None and node.kind != "NIRGraph":
         p.unsupported.append(f"node: the file holds a single {node.kind} node, not a NIRGraph")
         return None
     return node
+
+
+def _unfinished(root) -> list[str]:
+    """What a partial write left: the top-level entries present, and the node groups that have no 'type'."""
+    nodes = root.get("nodes")
+    out = [f"node: holds {', '.join(sorted(root)) or 'nothing'}"]
+    if isinstance(nodes, h5py.Group):
+        out += [f"node/nodes/{name}: has no 'type' ({len(nodes[name])} entries)" for name in nodes
+                if isinstance(nodes[name], h5py.Group) and "type" not in nodes[name]][:10]
+    return out
 
 
 def _parse(path: Path) -> tuple:
@@ -1405,8 +1433,6 @@ def _build(parsed: tuple, path: Path, opts: _Options) -> Graph:
     g = lowering.g
     g.meta.update({"source": str(path), "time": time.meta, "num_steps": opts.num_steps or DEFAULT_STEPS,
                    "nir": {"version": version, "node_types": _type_counts(flat), "recurrent": dict(st.recurrent)}})
-    if opts.num_steps is None:
-        p.notes.append(f"{DEFAULT_STEPS} steps per sample unless a data set or --steps says otherwise")
     return g
 
 
@@ -1424,8 +1450,9 @@ def load_nir(path: str | Path, dt: float | None = None, integration: str | None 
     Args:
         path: the ``.nir`` file.
         dt: seconds per step; default: the file's metadata, else DEFAULT_DT (1e-4 s).
-        integration: 'euler' (decay dt/tau, what snnTorch's and Norse's exports assume) or 'exact'
-            (1 - exp(-dt/tau)); default: the file's metadata, else 'euler'.
+        integration: 'euler' (decay dt/tau, what snnTorch's exports and Norse's from_nir assume), 'exact'
+            (1 - exp(-dt/tau)) or 'impulse' (euler decays; a CubaLIF's input enters its current as w_in x per
+            step, no dt/tau_syn: what Norse's LIFCell computes); default: the file's metadata, else 'euler'.
         reset: one of RESETS; default: the file's metadata, else 'zero' (NIR's reset to v_reset, at once).
         num_steps: steps per sample recorded in ``meta['num_steps']`` (default DEFAULT_STEPS).
 

@@ -478,6 +478,16 @@ def _describe_unsupported(fx_node, module) -> str:
     return text + (f": {_guidance(module)}" if module is not None and _foreign(module) else "")
 
 
+def _consequence(lw: _Lowering, fx_node, layer, foreign: set) -> bool:
+    """Whether an unsupported node need not be listed once a third-party neuron was explained: another call of the
+    same module (a time loop unrolled by tracing), or an operation on what such a module returned."""
+    if not foreign:
+        return False
+    if layer is not None and _foreign(layer):
+        return str(fx_node.target) in foreign
+    return any(lw.values.get(a.name) is None for a in fx_node.all_input_nodes)
+
+
 def from_torch(module, input_shape: tuple[int, ...], name: str = "model", timed_input: bool | None = None) -> Graph:
     """Trace ``module`` (in eval mode) for per-sample ``input_shape`` and return a checked IR graph.
 
@@ -492,6 +502,7 @@ def from_torch(module, input_shape: tuple[int, ...], name: str = "model", timed_
     called = _called_modules(traced)
     lw = _Lowering(name, input_shape, _is_timed_input(called, timed_input))
     modules, functions = {**_module_table(), **_spiking_table()}, _function_table()
+    foreign: set[str] = set()  # third-party neuron modules already explained
     for position, fx_node in enumerate(traced.graph.nodes):
         if fx_node.op == "placeholder":
             lw.g.inputs[fx_node.name] = TensorType(lw.input_shape, timed=lw.timed_input)
@@ -510,8 +521,11 @@ def from_torch(module, input_shape: tuple[int, ...], name: str = "model", timed_
             handler, layer = _handler(fx_node, traced, modules, functions)
             lw.values[fx_node.name] = None
             if handler is None:
-                lw.unsupported.append(f"node '{fx_node.name}' ({_describe_unsupported(fx_node, layer)}) at "
-                                      f"position {position}")
+                if not _consequence(lw, fx_node, layer, foreign):
+                    lw.unsupported.append(f"node '{fx_node.name}' ({_describe_unsupported(fx_node, layer)}) at "
+                                          f"position {position}")
+                if layer is not None and _foreign(layer):
+                    foreign.add(str(fx_node.target))
                 continue
             try:
                 lw.values[fx_node.name] = _lower_node(lw, fx_node, handler, layer)

@@ -109,10 +109,15 @@ def _neuron_problems(neuron: Node, target: str, resets: tuple[str, ...]) -> list
     if a.get("reset", "subtract") not in resets:
         problems.append(f"{neuron}: reset '{a.get('reset', 'subtract')}', but target '{target}' resets by "
                         f"{' or '.join(resets)}; convert with --reset {resets[0]} (or import a NIR file with it)")
-    if a.get("reset_timing", "immediate") != "immediate" and a.get("reset") == "subtract":
-        problems.append(f"{neuron}: reset at the next step (snnTorch's order); target '{target}' resets at once")
+    if a.get("reset_timing", "immediate") != "immediate" and a.get("reset") == "subtract" and a.get("v_decay", 0.0):
+        # without leak, subtracting now or in the next update gives the same voltages
+        problems.append(f"{neuron}: reset at the next step after the leak (snnTorch's order); target '{target}' "
+                        "resets at once")
     if a.get("refractory", 0):
         problems.append(f"{neuron}: refractory period of {a['refractory']} steps; not lowered to target '{target}'")
+    if len(neuron.inputs) > 1 and neuron.inputs[1]:  # fold_neuron_bias moved every bias a synapse layer can hold
+        problems.append(f"{neuron}: a voltage bias that its synapse layer cannot hold (it differs within a conv "
+                        f"channel, or the layer feeds other nodes too); target '{target}' takes biases per channel")
     if len(neuron.inputs) > 2 and neuron.inputs[2]:
         problems.append(f"{neuron}: a recurrent synapse; neurodeploy deploys feed-forward layers only on target "
                         f"'{target}' (Loihi takes recurrent layers)")

@@ -109,8 +109,10 @@ def _headline(r: dict) -> list[tuple[str, str]]:
         dt = "dt not given" if time.get("dt") is None else f"dt {time['dt']:g} s"
         rows.append(("time semantics", f"{dt}, {time.get('integration', '-')}, from {time.get('source', '-')}"))
         rows += [("time note", note) for note in time.get("notes", [])]
+        rows += [("time warning", warning) for warning in time.get("warnings", [])]
     for note in (r.get("snn_nir") or {}).get("notes", []):
         rows.append(("snn.nir", note))
+    rows += [("activity warning", warning) for warning in r.get("activity_warnings", [])]
     if r["target"] != "ref" and r["deployed"]["accuracy"] is not None:
         rows.append((f"{r['target']} accuracy ({r['deployed']['steps']} steps)", pct(r["deployed"]["accuracy"])))
     if r["accuracy_gap_points"] is not None:

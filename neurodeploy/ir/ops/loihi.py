@@ -8,7 +8,7 @@ Integer semantics, as in lava-nc 0.10 (``proc/dense/models.py::AbstractPyDenseMo
   the weights handed to Lava already include 2^weight_exp (Lava's CPU Conv ignores ``weight_exp``).
 * LIF: u = wrap24(sgn(u)(|u (4096 - (du+1))| >> 12) + (a << 6));
   v = clip(sgn(v)(|v (4096 - dv)| >> 12) + u + (bias_mant << bias_exp), -(2^23 - 1), 2^23 - 1);
-  spike when v > vth << 6, then v = 0.
+  spike when v > vth << 6, then v = 0. The bias acts from step ``bias_start`` on (the host writes bias_mant then).
 * A recurrent synapse (LoihiLIF input 2, integer weights [n, n], exponent ``rec_weight_exp``) is a Dense from
   the layer's own spikes back to its input: it adds (W_rec . s[t-1]) << rec_weight_exp to a[t].
 
@@ -130,7 +130,8 @@ def lif_dynamics(a_in: np.ndarray | None, bias: np.ndarray, attrs: dict, steps: 
             u[high] -= 2 * STATE_LIMIT
             u[low] += 2 * STATE_LIMIT
         v = _decay(v, DECAY_UNITY - attrs["dv"]) + u
-        v += effective_bias
+        if t >= attrs["bias_start"]:
+            v += effective_bias
         clipped = (v > STATE_LIMIT - 1) | (v < -STATE_LIMIT + 1)
         saturated = clipped.any()
         if saturated:
@@ -211,6 +212,8 @@ _LIF_ATTRS = {
                      max=STATE_BITS),
     "v_init": Attr("int", 0, doc="voltage at step 0", min=-STATE_LIMIT, max=STATE_LIMIT),
     "num_steps": Attr("int", 0, doc="steps to run when there is no input current (bias-driven layer)", min=0),
+    "bias_start": Attr("int", 0, doc="first step at which the bias acts: the layer's synaptic delay, so that it does "
+                                     "not integrate its bias before its first input arrives", min=0),
 }
 _LIF_ONLY_ATTRS = {"rec_weight_exp": Attr("int", 0, doc="exponent of the recurrent weights (input 2)",
                                           min=-STATE_BITS, max=STATE_BITS)}

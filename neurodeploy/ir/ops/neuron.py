@@ -112,40 +112,47 @@ def _spiking_infer(node, types, params, attrs):
 
 
 def _integrate_and_fire(args: list, attrs: dict, v_decay: float, i_decay: float) -> np.ndarray:
-    """Shared loop of IF and LIF over the time axis of x [T, N, ...] (module docstring); returns spikes."""
-    x = args[0]
-    bias = args[1] if len(args) > 1 and args[1] is not None else 0.0
-    w_rec = args[2] if len(args) > 2 and args[2] is not None else None
-    v_th, reset, later = attrs["v_th"], attrs["reset"], attrs["reset_timing"] == "next_step"
+    """Shared loop of IF and LIF over the time axis of x [T, N, ...] (module docstring); returns spikes.
+
+    State is float32 and every operation is one float32 operation in the order of the module docstring: the same
+    roundings as a float32 torch loop (neurodeploy.nn) and the libraries whose files NIR carries, so that a
+    potential that lands on the threshold is decided alike."""
+    f32 = np.float32
+    x = args[0].astype(f32, copy=False)
+    bias = args[1].astype(f32) if len(args) > 1 and args[1] is not None else None
+    w_rec = args[2].astype(f32).T if len(args) > 2 and args[2] is not None else None
+    v_th, reset, later = f32(attrs["v_th"]), attrs["reset"], attrs["reset_timing"] == "next_step"
+    keep_v, keep_i = f32(1.0 - v_decay), f32(1.0 - i_decay)
     fire = np.greater_equal if attrs["fire_when"] == "ge" else np.greater
-    v = np.full(x.shape[1:], attrs["v_init"], dtype=np.float64)
-    current = np.zeros(x.shape[1:], dtype=np.float64)
-    fired = np.zeros(x.shape[1:], dtype=bool)
+    v = np.full(x.shape[1:], attrs["v_init"], dtype=f32)
+    current = np.zeros(x.shape[1:], dtype=f32)
+    fired = np.zeros(x.shape[1:], dtype=f32)  # spikes of the previous step
     refractory = np.zeros(x.shape[1:], dtype=np.int64)
-    spikes = np.empty(x.shape, dtype=np.float32)
+    spikes = np.empty(x.shape, dtype=f32)
     for t in range(x.shape[0]):
-        current = current * (1.0 - i_decay) + x[t]
+        current = x[t] if i_decay == 1.0 else current * keep_i + x[t]
         if w_rec is not None:
-            current = current + fired @ w_rec.T.astype(np.float64)
-        integrated = v * (1.0 - v_decay) + current + bias
+            current = current + fired @ w_rec
+        previous = v * (f32(1) - fired) if later and reset == "zero" else v
+        integrated = (previous if v_decay == 0.0 else previous * keep_v) + current
+        if bias is not None:
+            integrated = integrated + bias
         if later and reset == "subtract":
             integrated = integrated - v_th * fired
-        elif later and reset == "zero":
-            integrated = np.where(fired, 0.0, v) * (1.0 - v_decay) + current + bias
         resting = refractory > 0
         held = v  # a resting neuron keeps its reset value (a reset left for this step is applied now)
         if later and reset == "subtract":
             held = v - v_th * fired
         elif later and reset == "zero":
-            held = np.where(fired, 0.0, v)
+            held = v * (f32(1) - fired)
         v = np.where(resting, held, integrated)
-        fired = fire(v, v_th) & ~resting
+        fired = (fire(v, v_th) & ~resting).astype(f32)
         spikes[t] = fired
         if not later and reset == "subtract":
             v = v - v_th * fired
         elif not later and reset == "zero":
-            v = np.where(fired, 0.0, v)
-        refractory = np.where(fired, attrs["refractory"], np.maximum(refractory - 1, 0))
+            v = v * (f32(1) - fired)
+        refractory = np.where(fired > 0, attrs["refractory"], np.maximum(refractory - 1, 0))
     return spikes
 
 
