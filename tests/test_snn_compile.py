@@ -160,3 +160,24 @@ def test_nir_options_are_refused_for_other_models(run_cli, tmp_path):
 def test_inspect_reads_a_nir_file(run_cli):
     code, out, _ = run_cli("inspect", str(NIR_FILES / "cnn_sinabs.nir"))
     assert code == 0 and "IF" in out and "SpikeCount" in out
+
+
+def test_event_counts_are_refused_on_a_chip_and_taken_by_the_reference(tmp_path, run_cli):
+    data = _events_npz(tmp_path / "counts.npz", 20, (12,), 7)
+    with np.load(data) as f:
+        arrays = dict(f)
+    arrays["x_test"][2, 5, 3] = 3.0
+    np.savez(data, **arrays)
+    nir_file = str(NIR_FILES / "braille_noDelay_bias_zero.nir")
+    code, _, err = run_cli("compile", nir_file, "--target", "loihi2", "--dataset", str(data), "-o", str(tmp_path / "b"))
+    assert code == 2 and "x_test holds values other than 0 and 1 in 1 samples (the first: sample 2, step 5, value 3)" \
+        in err and not (tmp_path / "b").exists()
+    code, _, err = run_cli("compile", nir_file, "--dataset", str(data), "-o", str(tmp_path / "r"))
+    assert code == 0, err
+
+
+def test_steps_that_disagree_with_the_event_trains_are_refused(tmp_path, run_cli):
+    data = _events_npz(tmp_path / "e.npz", 20, (12,), 7)
+    code, _, err = run_cli("compile", str(NIR_FILES / "braille_noDelay_bias_zero.nir"), "--dataset", str(data),
+                           "--steps", "10", "-o", str(tmp_path / "b"))
+    assert code == 2 and "--steps 10: the event trains of e have T = 20 steps" in err

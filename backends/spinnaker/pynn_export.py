@@ -1,7 +1,8 @@
 """PyNN export of a SpiNNaker-lowered network: ``pynn_network.npz`` (populations, connection lists) and
 ``pynn_network.py`` (builds and runs it with any PyNN simulator: pyNN.spiNNaker on a machine, pyNN.brian2 here).
 
-Every population is IF_curr_delta without leak (tau_m huge), v_rest = v_reset = 0, threshold and i_offset from
+Every population is IF_curr_delta (tau_m from its decay per tick, huge without leak; cm = tau_m (1 - e) so that an
+input adds as it is), v_rest = v_reset = 0, threshold and i_offset from
 the s16.15 integers; projections carry the dequantized 16-bit weights (mV) with delay 1 ms = 1 tick, so
 sPyNNaker re-derives the same integers. The first population's i_offset is the host-computed input of each sample.
 """
@@ -55,6 +56,7 @@ def network_arrays(g: Graph) -> dict[str, np.ndarray]:
         arrays[f"pop{i}_size"] = np.array(int(np.prod(shape)))
         arrays[f"pop{i}_v_thresh_raw"] = np.array(attrs["v_thresh"])
         arrays[f"pop{i}_v_init_raw"] = np.array(attrs["v_init"])
+        arrays[f"pop{i}_exp_tc"] = np.array(attrs["exp_tc"] / 2 ** FRACTION_BITS)
         arrays[f"pop{i}_readout"] = np.array(neuron.op != "SpiNNakerIF")
         if not neuron.inputs[0]:
             continue
@@ -66,6 +68,9 @@ def network_arrays(g: Graph) -> dict[str, np.ndarray]:
         arrays[f"prj{i}_weight"] = dequantized(q.reshape(-1)[index], sa["left_shift_exc"], sa["left_shift_inh"])
         offset = np.broadcast_to(g.param_of(neuron, 1), shape).reshape(-1)
         arrays[f"pop{i}_i_offset"] = offset / 2 ** FRACTION_BITS
+    (_, input_type), = g.inputs.items()
+    if input_type.timed:  # a spike input: a SpikeSourceArray population in front of the first projection
+        arrays["spike_input_size"] = np.array(input_type.size)
     arrays["population_names"] = np.array(names)
     arrays["fraction_bits"] = np.array(FRACTION_BITS)
     return arrays
@@ -75,8 +80,9 @@ SCRIPT = '''"""PyNN network exported by neurodeploy (target {target}); data in p
 
     python pynn_network.py [pyNN.spiNNaker|pyNN.brian2]   # runs the first sample's input in pynn_inputs.npz
 
-run(sim, first_offset, steps) builds the network, runs `steps` ticks of 1 ms and returns the spike count of every
-neuron per population and the final voltage of the readout population.
+run(sim, first_input, steps) builds the network, runs `steps` ticks of 1 ms and returns the spike count of every
+neuron per population and the final voltage of the readout population; first_input is the first population's
+i_offset (host layer), or the input spike train [steps, neurons] of a spike-input network.
 """
 import importlib
 import sys
@@ -109,16 +115,39 @@ def _brian2_timing(sim, projections):
                 syn.delay = 0 * ms
 
 
-def run(sim, first_offset, steps):
+def _membrane(decay):
+    # e = exp(-1 ms / tau_m) per tick; cm = tau_m (1 - e) makes R (1 - e) = 1, so an input adds as it is
+    if decay >= 1.0:
+        return {{"tau_m": HUGE_TAU_MS, "cm": 1.0}}
+    tau_m = -1.0 / np.log(decay)
+    return {{"tau_m": tau_m, "cm": tau_m * (1.0 - decay)}}
+
+
+def _spike_source(sim, spikes):
+    # spikes [ticks, neurons] of one sample; a spike of tick t reaches the first population at tick t + 1
+    times = [[float(t) for t in np.nonzero(column)[0]] for column in np.asarray(spikes).reshape(len(spikes), -1).T]
+    if "brian2" in sim.__name__:  # pyNN.brian2's spike generators run on brian2's default clock, not setup's
+        import brian2
+
+        brian2.defaultclock.dt = 1.0 * brian2.ms
+    return sim.Population(len(times), sim.SpikeSourceArray(spike_times=times), label="spike_input")
+
+
+def run(sim, first_input, steps):
+    """first_input: the host's input of one sample: the first population's i_offset (s16.15), or for a spike-input
+    network its spike train [steps, neurons]."""
     sim.setup(timestep=1.0, min_delay=1.0)
     scale = 2 ** int(DATA["fraction_bits"])
     pops, projections = [], []
+    if "spike_input_size" in DATA:
+        pops.append(_spike_source(sim, first_input))
+    first_offset = first_input
     for i, name in enumerate(DATA["population_names"]):
         size = int(DATA[f"pop{{i}}_size"])
         offset = DATA[f"pop{{i}}_i_offset"] if f"pop{{i}}_i_offset" in DATA else np.asarray(first_offset, float).ravel() / scale
         thresh = 1e9 if bool(DATA[f"pop{{i}}_readout"]) else _threshold(sim, float(DATA[f"pop{{i}}_v_thresh_raw"]))
-        cells = sim.IF_curr_delta(tau_m=HUGE_TAU_MS, cm=1.0, v_rest=0.0, v_reset=0.0, tau_refrac=0.0,
-                                  v_thresh=thresh, i_offset=offset)
+        cells = sim.IF_curr_delta(**_membrane(float(DATA.get(f"pop{{i}}_exp_tc", 1.0))), v_rest=0.0, v_reset=0.0,
+                                  tau_refrac=0.0, v_thresh=thresh, i_offset=offset)
         pop = sim.Population(size, cells, label=str(name))
         pop.initialize(v=float(DATA[f"pop{{i}}_v_init_raw"]) / scale)
         pop.record(["spikes", "v"] if bool(DATA[f"pop{{i}}_readout"]) else "spikes")
@@ -135,7 +164,7 @@ def run(sim, first_offset, steps):
     _brian2_timing(sim, projections)
     sim.run(float(steps))
     counts, voltage = {{}}, None
-    for pop in pops:
+    for pop in pops[1:] if "spike_input_size" in DATA else pops:
         segment = pop.get_data().segments[0]
         counts[pop.label] = np.array([len(st) for st in segment.spiketrains])
         if segment.filter(name="v"):
@@ -147,9 +176,11 @@ def run(sim, first_offset, steps):
 if __name__ == "__main__":
     sim = importlib.import_module(sys.argv[1] if len(sys.argv) > 1 else "pyNN.spiNNaker")
     if not Path(__file__).with_name("pynn_inputs.npz").exists():
-        sys.exit("pynn_inputs.npz (first_offset [N, neurons] in s16.15, steps) is needed: see neurodeploy docs/report.md")
+        sys.exit("pynn_inputs.npz (first_offset [N, neurons] in s16.15, or spikes [N, steps, neurons], and steps) is "
+                 "needed: see neurodeploy docs/report.md")
     inputs = np.load(Path(__file__).with_name("pynn_inputs.npz"))
-    counts, voltage = run(sim, inputs["first_offset"][0], int(inputs["steps"]))
+    first = inputs["spikes"][0] if "spikes" in inputs else inputs["first_offset"][0]
+    counts, voltage = run(sim, first, int(inputs["steps"]))
     print({{k: int(v.sum()) for k, v in counts.items()}}, "class", int(np.argmax(voltage)))
 '''
 

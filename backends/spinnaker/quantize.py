@@ -6,7 +6,8 @@
   inhibitory for W < 0). As sPyNNaker does, each type gets a ring-buffer left shift s from the largest summed
   weight any one neuron can receive, s = max(0, ceil(log2(max sum))) (+1 when the sum is exactly 2^s), and
   weights become round(|W| 2^(15-s)). Weights that round to zero and clip are counted per layer.
-* Neurons are IF_curr_delta without leak: threshold, reset (0) and bias (i_offset) in s16.15.
+* Neurons are IF_curr_delta: threshold, reset (0), bias (i_offset) and the membrane decay (e = 1 - v_decay per
+  tick, exp_tc) in s16.15; a decaying synaptic current (IF_curr_exp) is not lowered.
 """
 from __future__ import annotations
 
@@ -64,12 +65,14 @@ class _Lowering:
 
     def neuron(self, layer: Layer, current: str, offset: str) -> Node:
         n = layer.neuron
+        # the IR's leak v (1 - v_decay) is IF_curr_delta's e = exp(-dt / tau_m) per tick
+        exp_tc = int(round((1.0 - n.attrs.get("v_decay", 0.0)) * 2 ** FRACTION_BITS))
         if n.op == "MembraneReadout":
-            attrs = {"v_thresh": STATE_MAX + 1, "num_steps": self.steps}  # never fires
+            attrs = {"v_thresh": STATE_MAX + 1, "num_steps": self.steps, "exp_tc": exp_tc}  # never fires
             return Node("SpiNNakerVoltageReadout", n.name, [current, offset], list(n.outputs), attrs)
         # sPyNNaker fires at v >= v_thresh: on its s16.15 grid, v > v_th is v >= v_th + one raw unit
         above = 1 if n.attrs.get("fire_when", "ge") == "gt" else 0
-        attrs = {"v_thresh": int(_raw(n.attrs["v_th"])) + above, "v_reset": 0, "v_init": int(_raw(n.attrs.get("v_init", 0.0))),
+        attrs = {"v_thresh": int(_raw(n.attrs["v_th"])) + above, "v_reset": 0, "exp_tc": exp_tc, "v_init": int(_raw(n.attrs.get("v_init", 0.0))),
                  "num_steps": self.steps}
         return Node("SpiNNakerIF", n.name, [current, offset], [n.outputs[0], self.g.unique_name(f"{n.name}_saturation")],
                     attrs)
@@ -109,7 +112,8 @@ def lower_to_spinnaker(g: Graph, ctx) -> Graph:
     """Quantize and lower a feed-forward rate SNN (DirectEncode input, IF with reset to zero) to SpiNNaker ops;
     see the module docstring. Keeps: argmax close to the float SNN."""
     g = infer_shapes(g.copy())
-    encoder, layers = feedforward_layers(g, ctx.spec.name, "DirectEncode", ctx.spec.value("neuron.reset"))
+    encoder, layers = feedforward_layers(g, ctx.spec.name, "DirectEncode", ctx.spec.value("neuron.reset"),
+                                         voltage_leak=True)
     window = encoder.attrs["num_steps"] if encoder else ctx.conversion.num_steps
     depth = len(layers) - (encoder is not None)  # one tick of synaptic delay per projection (a host layer has none)
     steps = window + depth

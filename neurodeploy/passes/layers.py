@@ -99,13 +99,16 @@ def spike_input(g: Graph) -> str | None:
     return name if t.timed else None
 
 
-def _neuron_problems(neuron: Node, target: str, resets: tuple[str, ...]) -> list[str]:
+def _neuron_problems(neuron: Node, target: str, resets: tuple[str, ...], voltage_leak: bool) -> list[str]:
     """What a one-population-per-layer chip cannot express of an IF/LIF layer."""
     a, problems = neuron.attrs, []
-    if neuron.op == "LIF" and (a.get("v_decay", 0.0) > 0 or a.get("i_decay", 1.0) < 1):
-        problems.append(f"{neuron}: leaky neurons (v_decay {a.get('v_decay', 0.0):.6g}, i_decay {a.get('i_decay', 1.0):.6g}) "
-                        f"are not lowered to target '{target}' (neurodeploy lowers IF neurons there); deploy it on "
-                        "loihi1/loihi2, or train/convert it with IF neurons")
+    if neuron.op == "LIF" and a.get("i_decay", 1.0) < 1:
+        problems.append(f"{neuron}: a decaying synaptic current (i_decay {a['i_decay']:.6g}) is not lowered to target "
+                        f"'{target}' (neurodeploy lowers delta-current neurons there); deploy it on loihi1/loihi2")
+    if neuron.op == "LIF" and a.get("v_decay", 0.0) > 0 and not voltage_leak:
+        problems.append(f"{neuron}: a voltage leak proportional to v (v_decay {a['v_decay']:.6g}) has no form on "
+                        f"target '{target}' (its leak subtracts a constant each tick); deploy it on loihi1/loihi2 or "
+                        "spinnaker1/spinnaker2, or train/convert it with IF neurons")
     if a.get("reset", "subtract") not in resets:
         problems.append(f"{neuron}: reset '{a.get('reset', 'subtract')}', but target '{target}' resets by "
                         f"{' or '.join(resets)}; convert with --reset {resets[0]} (or import a NIR file with it)")
@@ -124,10 +127,11 @@ def _neuron_problems(neuron: Node, target: str, resets: tuple[str, ...]) -> list
     return problems
 
 
-def feedforward_layers(g: Graph, target: str, encoder_op: str, reset: str | tuple[str, ...]) -> tuple[Node | None,
-                                                                                                     list[Layer]]:
+def feedforward_layers(g: Graph, target: str, encoder_op: str, reset: str | tuple[str, ...],
+                       voltage_leak: bool = False) -> tuple[Node | None, list[Layer]]:
     """The encoder (None for a spike-train input) and the layers in order; UnsupportedError listing every node that
-    does not fit the chain, including neurons whose reset is not among the target's ``reset`` modes."""
+    does not fit the chain, including neurons whose reset is not among the target's ``reset`` modes, and leaky
+    neurons unless the target has a multiplicative ``voltage_leak``."""
     resets = (reset,) if isinstance(reset, str) else tuple(reset)
     encoders = g.find("DirectEncode", "RateEncode")
     timed = spike_input(g)
@@ -137,9 +141,12 @@ def feedforward_layers(g: Graph, target: str, encoder_op: str, reset: str | tupl
     encoder, layers, problems = (encoders[0] if timed is None else None), [], []
     for neuron in g.find("IF", "LIF", "MembraneReadout", "SpikeCount"):
         producer = g.producer(neuron.inputs[0])
-        neuron_problems = _neuron_problems(neuron, target, resets) if neuron.op in ("IF", "LIF") else []
+        neuron_problems = _neuron_problems(neuron, target, resets, voltage_leak) if neuron.op in ("IF", "LIF") else []
         if neuron_problems:
             problems += neuron_problems
+        elif neuron.op == "MembraneReadout" and neuron.attrs.get("v_decay", 0.0) > 0 and not voltage_leak:
+            problems.append(f"{neuron}: a leaky readout (v_decay {neuron.attrs['v_decay']:.6g}) has no form on target "
+                            f"'{target}'")
         elif neuron.op == "SpikeCount" and neuron.outputs[0] in g.outputs and timed is not None:
             continue  # a trained SNN's readout: the host counts the output spikes
         elif neuron.op == "SpikeCount":

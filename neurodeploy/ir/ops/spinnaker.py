@@ -4,9 +4,12 @@
   spike of tick t lands in the ring buffer slot of tick t + 1 (delay 1); each slot is 16 bits and saturates
   (counted). At tick t+1 the slot becomes input in s16.15: (exc << left_shift_exc) - (inh << left_shift_inh),
   as sPyNNaker's ``synapses_convert_weight_to_input``.
-* ``SpiNNakerIF``: IF_curr_delta without leak, state s16.15 in 32 bits: v += input + offset (saturating,
-  counted); spike when v >= v_thresh, then v = v_reset. ``SpiNNakerVoltageReadout`` returns v after the last
-  tick of a population that never fires.
+* ``SpiNNakerIF``: IF_curr_delta, state s16.15 in 32 bits: v = v e + input + offset (saturating, counted); spike
+  when v >= v_thresh, then v = v_reset. ``exp_tc`` = e = exp(-dt / tau_m) in s16.15 (2^15: no leak). sPyNNaker's
+  closed form V = a - e (a - V), a = R I, is V e + (1 - e) R I: the export chooses R (1 - e) = 1, so the input
+  adds as it is; the product v e is rounded to the nearest raw unit (half up; sPyNNaker's decay multiply, not
+  checked on a machine here). ``SpiNNakerVoltageReadout`` returns v after the last tick of a population that
+  never fires.
 """
 from __future__ import annotations
 
@@ -52,7 +55,10 @@ def if_dynamics(current, offset, attrs, steps: int, shape: tuple):
     """Yield (v, spikes, saturation events or None) per tick of the s16.15 IF_curr_delta neuron."""
     v = np.full(shape, attrs["v_init"], np.int64)
     offset = np.zeros(shape, np.int64) + (0 if offset is None else offset.astype(np.int64))
+    leak = attrs["exp_tc"] != UNITY
     for t in range(steps):
+        if leak:
+            v = (v * attrs["exp_tc"] + UNITY // 2) >> FRACTION
         v += offset + (current[t] if current is not None else 0)
         out = (v > STATE_MAX) | (v < STATE_MIN)
         if out.any():
@@ -124,10 +130,14 @@ def _readout_ref(args, attrs):
     return [v.astype(np.float32)]
 
 
+FRACTION = 15
+UNITY = 1 << FRACTION  # 1.0 in s16.15
 _STATE = {"min": STATE_MIN, "max": STATE_MAX}
 _NEURON = {"v_thresh": Attr("int", doc="s16.15 raw; STATE_MAX + 1 never fires", min=STATE_MIN, max=STATE_MAX + 1),
            "v_reset": Attr("int", 0, **_STATE),
            "v_init": Attr("int", 0, **_STATE),
+           "exp_tc": Attr("int", UNITY, doc="membrane decay e = exp(-dt/tau_m) per tick, s16.15 raw; 2^15 = no leak",
+                          min=0, max=UNITY),
            "num_steps": Attr("int", 0, doc="ticks to run when there is no input current (offset-driven layer)", min=0)}
 
 SPINNAKER_SYNAPSES = OpDef(
