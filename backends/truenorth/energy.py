@@ -37,8 +37,9 @@ def estimate_energy(g: Graph, spec, mapping, activity) -> dict:
     steps = int(g.meta["num_steps"])
     spikes, counts = activity.spikes_per_layer, activity.counts_per_layer
     nodes = g.find("TrueNorthLayer")
-    encoder = g.find("RateEncode", "PadSteps")[0]  # the host's input spikes: rate coded, or a spike input
-    inputs_spikes = [spikes.get(encoder.name, 0.0)] + [spikes.get(n.name, 0.0) for n in nodes[:-1]]
+    encoders = g.find("RateEncode")  # the host's input spikes: rate coded, or a spike input (counted by its name)
+    source = encoders[0].name if encoders else next(iter(g.inputs))
+    inputs_spikes = [spikes.get(source, 0.0)] + [spikes.get(n.name, 0.0) for n in nodes[:-1]]
     plans = {p.layer: p for p in mapping.layers}
     synaptic, packets, hops, crossings = 0.0, 0.0, 0.0, 0.0
     for node, into in zip(nodes, inputs_spikes):

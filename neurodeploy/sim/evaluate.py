@@ -77,9 +77,7 @@ class Evaluation:
         return float(sum(self.spikes_per_layer.values()))
 
 
-# RateEncode and PadSteps (a spike input as the host sends it) count the input spikes a chip receives
-SPIKING_OPS = ("RateEncode", "PadSteps", "IF", "LIF", "LoihiLIF", "TrueNorthLayer", "SpiNNakerIF", "TTFS", "SCTTFS",
-               "LoihiTTFS")
+SPIKING_OPS = ("RateEncode", "IF", "LIF", "LoihiLIF", "TrueNorthLayer", "SpiNNakerIF", "TTFS", "SCTTFS", "LoihiTTFS")
 TWO_TRAIN_OPS = ("SCTTFS", "LoihiTTFS")  # encoding and calibration spikes are separate outputs
 
 
@@ -102,6 +100,9 @@ def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable |
     sample like spikes and reported as ``counts_per_layer``.
     """
     spiking = {v: n.name for n in spiking_nodes(g) for v in spike_outputs(n)}
+    (input_name, input_type), = g.inputs.items()
+    if input_type.timed:  # a spike input's spikes count like a RateEncode's, under the input's name
+        spiking[input_name] = input_name
     counters = counters or {}
     output = g.outputs[0]
     output_is_spikes = g.types[output].timed  # then classes are scored by spike counts
