@@ -9,7 +9,8 @@ Re-run with one command (about 90 s on 2 cores):
 
 What it does:
   1. regenerates every input under build/malformed-inputs/ (ONNX files built with onnx.helper and torch.onnx.export,
-     .pt checkpoints + definition files, .npz data sets, lava-dl netx .net files edited with h5py, base build
+     .pt checkpoints + definition files, .npz data sets, lava-dl netx .net and NIR .nir files edited with h5py, event
+     data sets, base build
      folders made with the real CLI and then damaged copies of them);
   2. runs the cases sequentially, in-process, in worker subprocesses that import neurodeploy.cli.main once and
      call main(argv) per case (one fresh worker per CHUNK cases), stdout/stderr captured at the fd level,
@@ -50,6 +51,7 @@ RESULTS = WORK / "results.json"
 VENV_PY = sys.executable
 ND = str(Path(sys.executable).parent / "neurodeploy")
 NETX_DIR = REPO.parent / "shared" / "external" / "netx"
+NIR_DIR = REPO.parent / "shared" / "external" / "nir"
 ZOO_CKPT = REPO / "models" / "checkpoints"
 CHUNK = 30
 DEFAULT_TIMEOUT = 90
@@ -952,6 +954,55 @@ def gen_npz():
     return d
 
 
+# ============================================================================================ generators: NIR
+
+def gen_nir():
+    """Broken NIR files (bytes and content) and event data sets for the shared Braille SRNN (12 inputs, 7 classes)."""
+    import h5py
+    import numpy as np
+
+    d = INP / "nir"
+    d.mkdir(parents=True)
+    good = NIR_DIR / "braille_noDelay_bias_zero.nir"
+    if not good.is_file():
+        SETUP_FAILED["nir"] = f"missing from {NIR_DIR}"
+        return d
+    data = good.read_bytes()
+    (d / "truncated.nir").write_bytes(data[: len(data) // 2])
+    (d / "random.nir").write_bytes(np.random.default_rng(0).bytes(4096))
+    (d / "empty.nir").write_bytes(b"")
+    edits = {
+        "nan_weight": lambda f: f["node/nodes/fc1/weight"].__setitem__((0, 0), np.nan),
+        "negative_tau": lambda f: f["node/nodes/lif2/tau_mem"].__setitem__(0, -1e-3),
+        "unknown_type": lambda f: _replace(f, "node/nodes/fc2/type", b"Mystery"),
+        "dangling_edge": lambda f: _replace(f, "node/edges", np.array([[b"nowhere", b"fc1"]] + f["node/edges"][1:].tolist(),
+                                                                  dtype=h5py.string_dtype())),
+        "wrong_weight_shape": lambda f: _replace(f, "node/nodes/fc2/weight", np.zeros((7, 5), np.float32)),
+    }
+    for name, edit in edits.items():
+        shutil.copy(good, d / f"{name}.nir")
+        try:
+            with h5py.File(d / f"{name}.nir", "r+") as f:
+                edit(f)
+        except Exception as e:
+            SETUP_FAILED[f"nir:{name}"] = f"{type(e).__name__}: {e}"
+    rng = np.random.default_rng(1)
+    events = lambda n, t=20, c=12: (rng.random((n, t, c)) < 0.3).astype(np.float32)
+    labels = lambda n, top=7: rng.integers(0, top, n)
+    np.savez(d / "events_ok.npz", x_train=events(6), y_train=labels(6), x_test=events(5), y_test=labels(5))
+    np.savez(d / "events_no_time.npz", x_train=events(6)[:, 0], y_train=labels(6), x_test=events(5)[:, 0],
+             y_test=labels(5))
+    counts = events(5) * 3
+    np.savez(d / "events_counts.npz", x_train=events(6), y_train=labels(6), x_test=counts, y_test=labels(5))
+    np.savez(d / "events_labels.npz", x_train=events(6), y_train=labels(6, 12), x_test=events(5), y_test=labels(5))
+    return d
+
+
+def _replace(f, key: str, value) -> None:
+    del f[key]
+    f[key] = value
+
+
 # ============================================================================================ generators: netx
 
 def gen_netx():
@@ -1364,6 +1415,39 @@ def cases_npz(d: Path):
          "--eval-samples 500 on a 2-sample test split", resp="data.py")
 
 
+def cases_nir(d: Path):
+    def nr(cid, argv, expect="refuse", desc="", must=()):
+        case(f"nir.{cid}", ["compile", *argv, "-o", "{OUT}"], expect, desc, must=must, resp="frontend/nir_import.py")
+
+    for name in ("lif_norse", "two_lif_neurons", "braille_noDelay_bias_zero", "braille_noDelay_noBias_subtract",
+                 "braille_rockpool"):
+        nr(f"valid_{name}", [str(NIR_DIR / f"{name}.nir"), "--steps", "20"], "ok", f"shared {name}.nir on ref")
+    braille = str(NIR_DIR / "braille_noDelay_bias_zero.nir")
+    nr("braille_loihi2", [braille, "--target", "loihi2", "--steps", "20"], "ok", "Braille SRNN on loihi2")
+    nr("braille_truenorth", [braille, "--target", "truenorth", "--steps", "20"], "refuse",
+       "recurrent leaky SRNN on truenorth", must=["recurrent synapse"])
+    nr("cnn_sinabs_spinnaker", [str(NIR_DIR / "cnn_sinabs.nir"), "--target", "spinnaker1", "--steps", "8"], "ok",
+       "sinabs CNN on spinnaker1")
+    nr("subgraph_dangling", [str(NIR_DIR / "braille_noDelay_bias_zero_subgraph.nir")], "refuse",
+       "the shared file whose edges name a missing node", must=["edge ('input', 'lif')"])
+    for k in ("truncated", "random", "empty", "nan_weight", "negative_tau", "unknown_type", "dangling_edge",
+              "wrong_weight_shape"):
+        nr(f"file_{k}", [str(d / f"{k}.nir")], "refuse", f"NIR file: {k.replace('_', ' ')}")
+    nr("file_missing", [str(d / "nope.nir")], "refuse", "nonexistent .nir")
+    for flag, value in (("--dt", "0"), ("--dt", "2"), ("--dt", "nan"), ("--integration", "rk4"), ("--reset", "half")):
+        nr(f"option_{flag[2:]}_{value}", [braille, flag, value], "refuse", f"NIR option {flag} {value}")
+    nr("events_ok", [braille, "--target", "loihi2", "--dataset", str(d / "events_ok.npz")], "ok", "event data [N, T, 12]")
+    nr("events_no_time", [braille, "--dataset", str(d / "events_no_time.npz")], "refuse",
+       "samples without a time axis", must=["takes spike trains"])
+    nr("events_counts_loihi2", [braille, "--target", "loihi2", "--dataset", str(d / "events_counts.npz")], "refuse",
+       "event counts on a chip", must=["values other than 0 and 1"])
+    nr("events_counts_ref", [braille, "--dataset", str(d / "events_counts.npz")], "ok", "event counts on ref")
+    nr("events_labels", [braille, "--dataset", str(d / "events_labels.npz")], "refuse", "labels beyond 7 classes")
+    nr("events_steps", [braille, "--dataset", str(d / "events_ok.npz"), "--steps", "5"], "refuse",
+       "--steps against the data's T", must=["T = 20"])
+    nr("conversion_option", [braille, "--percentile", "99"], "refuse", "a conversion option on a trained SNN")
+
+
 def cases_netx(d: Path):
     def nx(cid, f, expect="refuse", desc="", extra=("--target", "loihi2"), must=()):
         case(f"netx.{cid}", ["compile", str(f), *extra, "-o", "{OUT}"], expect, desc or f"netx file {Path(f).name}",
@@ -1395,7 +1479,7 @@ def cases_netx(d: Path):
     nx("target_loihi1", mn, "either", "netx file --target loihi1", extra=["--target", "loihi1"])
     nx("target_all", mn, "nonzero-once", "netx file --target all (non-Loihi targets should refuse)",
        extra=["--target", "all"])
-    nx("with_dataset_digits", mn, "refuse", "netx + --dataset digits (784 inputs vs 1x8x8)",
+    nx("with_dataset_digits", mn, "refuse", "netx + --dataset digits (784 inputs vs 1x8x8 samples)",
        extra=["--target", "loihi2", "--dataset", "digits"])
     nx("with_steps", mn, "ok", "netx + --steps 8: overrides the file's tSample (recorded in the report)",
        extra=["--target", "loihi2", "--steps", "8"])
@@ -2131,6 +2215,7 @@ def main_driver(args):
     pt_dir = gen_pt()
     npz_dir = gen_npz()
     netx_dir = gen_netx()
+    nir_dir = gen_nir()
     print(f"  inputs in {time.perf_counter() - t:.1f} s; base builds ...", flush=True)
     t = time.perf_counter()
     gen_bases()
@@ -2139,6 +2224,7 @@ def main_driver(args):
     cases_pt(pt_dir)
     cases_npz(npz_dir)
     cases_netx(netx_dir)
+    cases_nir(nir_dir)
     cases_options(onnx_paths)
     cases_builds(onnx_paths, npz_dir)
     selected = [c for c in CASES if not args.k or any(k in c["id"] for k in args.k)]

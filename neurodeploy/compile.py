@@ -166,9 +166,7 @@ def _require_spikes_for_chip(dataset, backend) -> None:
 def _evaluate(graphs: dict, backend, dataset, request) -> dict:
     """Evaluate each named graph on the test split: the ANN and the float SNN with the reference
     interpreter, the deployed graph with the backend's simulator."""
-    from neurodeploy.sim.evaluate import evaluate
-
-    from neurodeploy.sim.evaluate import as_feed
+    from neurodeploy.sim.evaluate import as_feed, evaluate
 
     n = request.eval_samples or len(dataset.x_test)
     x, y = dataset.x_test[:n], dataset.y_test[:n]
