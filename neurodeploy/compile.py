@@ -340,12 +340,15 @@ def _prepare_spiking(g, dataset, request: CompileRequest):
         if "num_steps" in request.conversion:
             encoder.attrs["num_steps"] = request.conversion["num_steps"]
     if dataset is not None and dataset.steps is not None:
-        num_steps = dataset.steps
+        num_steps, source = dataset.steps, f"the event trains of {dataset.name}"
     elif encoders:
-        num_steps = int(encoders[0].attrs["num_steps"])
-    else:  # seeded spike trains: --steps, else what the front-end proposes (NIR: its default), else ours
-        num_steps = int(request.conversion.get("num_steps", g.meta.get("num_steps", DEFAULT_STEPS)))
+        num_steps, source = int(encoders[0].attrs["num_steps"]), f"encoder {encoders[0].name}"
+    elif "num_steps" in request.conversion:
+        num_steps, source = int(request.conversion["num_steps"]), "--steps"
+    else:  # seeded spike trains: what the front-end proposes (NIR: its default), else ours
+        num_steps, source = int(g.meta.get("num_steps", DEFAULT_STEPS)), "the default for seeded inputs"
     g.meta["num_steps"] = num_steps
+    g.meta.setdefault("time", {})["num_steps_source"] = source
     return infer_shapes(g), num_steps
 
 
@@ -392,17 +395,25 @@ def _compile_spiking(request: CompileRequest, loaded, backend, steps: _Steps, da
     report["dataset_source"] = request.dataset or loaded.dataset
     report["activity_warnings"] = activity_warnings(results["snn"], results["deployed"])
     report["time_semantics"] = dict(snn.meta.get("time", {}), num_steps=num_steps)
-    files = {"snn.onnx": snn, "passes.log": "\n".join(ctx.log) + "\n"}
-    nir_file, notes = _nir_export(snn)
+    files = _spiking_files(graphs, report, ctx, backend, estimate)
+    steps.run(f"write {request.output}", write_build, request.output, files, report, steps.say)
+    return report
+
+
+def _spiking_files(graphs: dict, report: dict, ctx, backend, estimate) -> dict:
+    """The build of a trained SNN: its float SNN (also as NIR), the deployed graph, the report and the target's files;
+    what NIR cannot say about the float SNN goes into ``report['snn_nir']``."""
+    files = {"snn.onnx": graphs["snn"], "passes.log": "\n".join(ctx.log) + "\n"}
+    nir_file, notes = _nir_export(graphs["snn"])
     report["snn_nir"] = {"file": "snn.nir" if nir_file else None, "notes": notes}
     if nir_file:
         files["snn.nir"] = nir_file
     files.update(_report_files(report))
+    deployed = graphs.get("deployed", graphs["snn"])
     if "deployed" in graphs:
         files["deployed.onnx"] = deployed
     files.update(backend.artifacts(deployed, estimate))
-    steps.run(f"write {request.output}", write_build, request.output, files, report, steps.say)
-    return report
+    return files
 
 
 def _nir_export(snn) -> tuple[object | None, list[str]]:

@@ -108,6 +108,8 @@ def _headline(r: dict) -> list[tuple[str, str]]:
     if time:
         dt = "dt not given" if time.get("dt") is None else f"dt {time['dt']:g} s"
         rows.append(("time semantics", f"{dt}, {time.get('integration', '-')}, from {time.get('source', '-')}"))
+        if time.get("num_steps_source"):
+            rows.append(("time steps", f"T = {time.get('num_steps')} from {time['num_steps_source']}"))
         rows += [("time note", note) for note in time.get("notes", [])]
         rows += [("time warning", warning) for warning in time.get("warnings", [])]
     for note in (r.get("snn_nir") or {}).get("notes", []):
