@@ -165,10 +165,30 @@ def label_problems(dataset: Dataset, num_outputs: int) -> list[str]:
     return problems
 
 
+def cache_dir() -> Path:
+    """Where generated data sets are kept: $NEURODEPLOY_CACHE, else build/cache under the working folder."""
+    import os
+
+    return Path(os.environ.get("NEURODEPLOY_CACHE") or Path("build") / "cache")
+
+
+def load_digits_events_dataset() -> Dataset:
+    """The digits as an event camera would see them (neurodeploy.events: N-MNIST's saccades, ON/OFF events binned
+    into T = 12 binary frames [2, 11, 11]), on the digits' train/test split; generated once, then read from the cache."""
+    from neurodeploy.events import DIGITS_EVENTS, cached_arrays, digits_event_frames
+
+    digits = load_digits_dataset()
+    make = lambda: {"x_train": digits_event_frames(digits.x_train), "x_test": digits_event_frames(digits.x_test)}
+    arrays = cached_arrays("digits-events", {**DIGITS_EVENTS, "split_seed": DIGITS_SPLIT_SEED}, make, cache_dir())
+    return Dataset("digits-events", arrays["x_train"], digits.y_train, arrays["x_test"], digits.y_test)
+
+
 def load_dataset(name_or_path: str) -> Dataset:
-    """'digits' or the path of a ``.npz`` file."""
+    """'digits', 'digits-events' or the path of a ``.npz`` file."""
     if name_or_path == "digits":
         return load_digits_dataset()
+    if name_or_path == "digits-events":
+        return load_digits_events_dataset()
     path = Path(name_or_path)
     if path.is_dir():
         raise InputError(f"{path}: is a directory, not a .npz data set file")
@@ -176,4 +196,5 @@ def load_dataset(name_or_path: str) -> Dataset:
         if not path.is_file():
             raise InputError(f"{path}: no such data set file")
         return load_npz_dataset(path)
-    raise InputError(f"unknown data set '{name_or_path}': use 'digits' or a .npz file with {', '.join(_NPZ_KEYS)}")
+    raise InputError(f"unknown data set '{name_or_path}': use 'digits', 'digits-events' or a .npz file with "
+                     f"{', '.join(_NPZ_KEYS)}")
