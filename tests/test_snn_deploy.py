@@ -77,3 +77,18 @@ def test_spike_input_cnn_deploys_on_every_chip(target, reset):
     float_counts = reference.run(g, {"x": x})["out"]
     assert counts.shape == float_counts.shape and counts.sum() > 0
     assert np.corrcoef(counts.ravel(), float_counts.ravel())[0, 1] > 0.6
+
+
+def test_a_leak_free_lif_deploys_on_truenorth_as_the_same_if():
+    """neurodeploy.nn's LIF(v_decay=0) is an IF: TrueNorth must give it the same spiking layers, not a readout."""
+    as_if = _spiking_cnn("zero")
+    as_lif = as_if.copy()
+    for node in as_lif.find("IF"):
+        node.op, node.attrs["v_decay"] = "LIF", 0.0
+    x = spike_trains(24, 8, (2, 8, 8), seed=9)
+    outs = []
+    for g in (as_if, as_lif):
+        backend, deployed = _deploy(g, "truenorth", steps=24, x=x)
+        assert [n.op for n in deployed.nodes].count("TrueNorthLayer") == 2
+        outs.append(backend.simulate(deployed, {"x": x})[deployed.outputs[0]])
+    np.testing.assert_array_equal(outs[0], outs[1])

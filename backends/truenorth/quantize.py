@@ -65,6 +65,11 @@ def _units(delta, theta, bias, num: _Numerics) -> np.ndarray:
     return np.maximum(unit, 1).astype(np.int64)
 
 
+def _spiking(layer: Layer) -> bool:
+    """An IF layer, or a LIF that feedforward_layers let through (no leak, no current state), as against the readout."""
+    return layer.neuron.op in ("IF", "LIF")
+
+
 def _output_threshold(g: Graph, ctx, layer: Layer, steps: int) -> float:
     """The readout layer spikes on chip: its threshold is the largest mean input per step on calibration data."""
     return calibration_peaks(g, ctx, [layer.neuron.outputs[0]])[layer.neuron.outputs[0]] / steps
@@ -78,7 +83,7 @@ def _layer_node(g: Graph, layer: Layer, plan: LayerPlan, theta: float, num: _Num
     q, delta = quantize_levels(w, num.codebook)
     unit = _units(delta, theta, bias, num)
     threshold = np.maximum(1, np.rint(theta * unit / delta)).astype(np.int64)
-    if layer.neuron.op in ("IF", "LIF") and layer.neuron.attrs.get("fire_when", "ge") == "gt":
+    if _spiking(layer) and layer.neuron.attrs.get("fire_when", "ge") == "gt":
         threshold = threshold + 1  # TrueNorth fires at V >= threshold: on integers, V > alpha is V >= alpha + 1
     merge_unit = num.weight_max if plan.groups > 1 else 0
     leak_exact = -bias * unit / delta
@@ -90,12 +95,12 @@ def _layer_node(g: Graph, layer: Layer, plan: LayerPlan, theta: float, num: _Num
                    "unit_min": int(unit.min()), "threshold_max": int(threshold.max()),
                    "leaks_clipped": int((np.abs(np.rint(leak_exact)) > num.leak_max).sum())})
     attrs = {k: w_node.attrs[k] for k in ("kernel_shape", "strides", "pads", "dilations", "group") if k in w_node.attrs}
-    attrs.update({"reset": layer.neuron.attrs.get("reset", "subtract") if layer.neuron.op == "IF" else "subtract",
+    attrs.update({"reset": layer.neuron.attrs.get("reset", "subtract") if _spiking(layer) else "subtract",
                   "fan_in_groups": plan.groups, "merge_unit": int(merge_unit), "partial_resolution": plan.groups, "extra_delay": plan.splitter_levels,
                   "membrane_bits": num.membrane_bits, "axons_per_input": len(num.codebook), "codebook": num.codebook})
     params = [g.add_param(f"{name}.{k}", v) for k, v in
               (("levels", q), ("unit", unit), ("threshold", threshold), ("leak", leak))]
-    out = layer.neuron.outputs[0] if layer.neuron.op == "IF" else g.unique_name(f"{name}_spikes")
+    out = layer.neuron.outputs[0] if _spiking(layer) else g.unique_name(f"{name}_spikes")
     return Node("TrueNorthLayer", name, [w_node.inputs[0]] + params,
                 [out, g.unique_name(f"{name}_saturation"), g.unique_name(f"{name}_partial_spikes")], attrs)
 
@@ -120,10 +125,10 @@ def lower_to_truenorth(g: Graph, ctx) -> Graph:
     depth = sum(1 + (p.groups > 1) + p.splitter_levels for p in plans)
     report, replaced = [], {}
     for layer, plan in zip(layers, plans):
-        theta = layer.neuron.attrs["v_th"] if layer.neuron.op == "IF" else _output_threshold(g, ctx, layer, steps)
+        theta = layer.neuron.attrs["v_th"] if _spiking(layer) else _output_threshold(g, ctx, layer, steps)
         node = _layer_node(g, layer, plan, theta, num, report)
         replaced[layer.weighted.name] = []
-        replaced[layer.neuron.name] = [node] if layer.neuron.op == "IF" else \
+        replaced[layer.neuron.name] = [node] if _spiking(layer) else \
             [node, Node("SpikeCount", layer.neuron.name + "_count", [node.outputs[0]], list(layer.neuron.outputs))]
     g.nodes = [m for n in g.nodes for m in replaced.get(n.name, [n])]
     if encoder is not None:
