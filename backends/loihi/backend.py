@@ -68,12 +68,10 @@ class LoihiBackend(Backend):
 
 def _layer_nodes(g: Graph, neurons) -> set[str]:
     """The named neuron layers and the synapse nodes (Conv/Gemm, and the Add summing them) that feed them."""
-    names = set()
-    for name in neurons:
-        names.add(name)
-        producer = g.producer(g.node(name).inputs[0]) if any(n.name == name for n in g.nodes) else None
-        feeding = [producer] if producer is not None else []
-        if producer is not None and producer.op == "Add":
-            feeding += [g.producer(v) for v in producer.inputs if g.producer(v) is not None]
-        names.update(n.name for n in feeding)
+    names = set(neurons)
+    for node in g.nodes:
+        if node.name in neurons:
+            producer = g.producer(node.inputs[0])
+            feeding = [producer] + ([g.producer(v) for v in producer.inputs] if producer and producer.op == "Add" else [])
+            names.update(n.name for n in feeding if n is not None)
     return names

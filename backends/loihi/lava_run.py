@@ -17,7 +17,7 @@ from neurodeploy.errors import UnsupportedError
 from neurodeploy.ir import reference
 from neurodeploy.backends.loihi.mapping import NEURON_OPS
 from neurodeploy.ir.graph import Graph, Node
-from neurodeploy.passes.layers import upstream_of
+from neurodeploy.passes.layers import padded_steps, upstream_of
 
 
 
@@ -178,11 +178,6 @@ def _recurrent_dense(g: Graph, node: Node):
                  name=f"{node.name}_recurrent")
 
 
-def _padding(g: Graph) -> int:
-    """Silent steps the host appends to a spike input (PadSteps), 0 when there are none."""
-    return sum(n.attrs["steps"] for n in g.find("PadSteps"))
-
-
 def _spike_data(spikes: np.ndarray) -> np.ndarray:
     """[T, *IR shape] spikes of one sample -> a source RingBuffer's data [*Lava shape, T]."""
     return np.moveaxis(np.stack([to_lava_layout(s) for s in spikes]), 0, -1).astype(np.int32)
@@ -262,7 +257,7 @@ def run_lava(g: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
                     net.neurons[layer].bias_mant.init = bias.astype(np.int64)
             for source in net.sources.values():
                 sample = x[:, i]
-                data = _spike_data(np.concatenate([sample, np.zeros((_padding(g),) + sample.shape[1:], sample.dtype)]))
+                data = _spike_data(np.concatenate([sample, np.zeros((padded_steps(g),) + sample.shape[1:], sample.dtype)]))
                 if i:
                     source.data.set(data)
                 else:

@@ -664,6 +664,8 @@ def seeded_input(g: Graph, samples: int, rate: float = 0.3, seed: int = 7) -> np
     rng = np.random.default_rng(seed)
     t = next(iter(g.inputs.values()))
     if t.timed:  # the steps of the run, less those the host appends (PadSteps)
-        steps = g.meta["num_steps"] - sum(n.attrs.get("steps", 0) for n in g.find("PadSteps"))
+        from neurodeploy.passes.layers import padded_steps
+
+        steps = g.meta["num_steps"] - padded_steps(g)
         return (rng.random((steps, samples) + t.shape) < rate).astype(np.float32)
     return rng.uniform(-1.5, 0.5, (samples,) + t.shape).astype(np.float32)

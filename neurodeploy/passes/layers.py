@@ -75,6 +75,11 @@ def pad_input(g: Graph, input_name: str, steps: int) -> None:
     g.insert_after(input_name, pad)
 
 
+def padded_steps(g: Graph) -> int:
+    """Silent steps the host appends to a spike input (``pad_input``), 0 when there are none."""
+    return sum(n.attrs["steps"] for n in g.find("PadSteps"))
+
+
 def calibration_peaks(g: Graph, ctx, values: list[str]) -> dict[str, float]:
     """Largest |value| (over samples, steps and neurons) of each named value of the float SNN on the first
     PEAK_SAMPLES calibration samples (``ctx.calibration`` leads with the sample axis: [N, T, ...] spike trains

@@ -115,7 +115,7 @@ def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable |
         return a.reshape(a.shape[0], -1).sum(axis=1) if name in counters else a
 
     out = run_batched(g, x, keep=list(spiking) + list(counters), reduce=per_sample, simulate=simulate)
-    samples = x.shape[1] if next(iter(g.inputs.values())).timed else len(x)
+    samples = x.shape[1] if input_type.timed else len(x)
     scores = out[output].reshape(samples, -1)
     broken = ~np.isfinite(scores).all(axis=1)
     if broken.any():  # argmax of NaN/Inf scores is no prediction: say so instead of reporting an accuracy
