@@ -325,8 +325,8 @@ def cmd_run(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from neurodeploy import __version__
-    from neurodeploy.frontend.nir_import import INTEGRATIONS as NIR_INTEGRATIONS
-    from neurodeploy.frontend.nir_import import RESETS as NIR_RESETS
+    from neurodeploy.frontend.nir_options import INTEGRATIONS as NIR_INTEGRATIONS
+    from neurodeploy.frontend.nir_options import RESETS as NIR_RESETS
 
     # the sub-commands' --debug leaves the attribute alone unless given, so '--debug compile' and 'compile --debug'
     # both work (a plain default would reset what the main parser had set)

@@ -37,20 +37,11 @@ import h5py
 import numpy as np
 
 from neurodeploy.errors import GraphError, InputError, NeurodeployError, UnsupportedError
+from neurodeploy.frontend.nir_options import DEFAULT_DT, DEFAULT_RESET, INTEGRATIONS, RESETS  # noqa: F401 (API)
 from neurodeploy.ir.check import check_graph
 from neurodeploy.ir.graph import Graph, Node, TensorType
 
-DEFAULT_DT = 1e-4  # seconds: the NIR paper's files (lif_norse, braille) were made and run at 0.1 ms
 DEFAULT_STEPS = 100  # steps per sample when neither an option nor a data set gives them
-INTEGRATIONS = ("euler", "exact", "impulse")  # 'impulse': euler decays, a CubaLIF's input enters its current at once
-RESETS = {  # option -> (IR reset, IR reset_timing)
-    "zero": ("zero", "immediate"),  # NIR's v = v_reset on a spike; Norse, Lava, snnTorch's NIR import
-    "subtract": ("subtract", "immediate"),  # v -= v_threshold right after the spike (Norse reset_subtract)
-    "snntorch-subtract": ("subtract", "next_step"),  # snnTorch Leaky/Synaptic defaults (reset_delay=True)
-    "snntorch-zero": ("zero", "next_step"),  # snnTorch reset_mechanism="zero"
-    "none": ("none", "immediate"),  # no reset (neurodeploy's export of an IR neuron that never resets)
-}
-DEFAULT_RESET = "zero"
 SPIKING = ("IF", "LIF", "CubaLIF", "Threshold")
 READOUTS = ("LI", "I")
 WEIGHTED = ("Affine", "Linear", "Conv1d", "Conv2d")
