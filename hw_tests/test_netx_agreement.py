@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.frontend.netx import load_netx, seeded_input
+from neurodeploy.frontend.netx import load_netx
+from neurodeploy.sim.evaluate import seeded_input
 from neurodeploy.ir import reference
 
 NETX = Path(__file__).resolve().parents[2] / "shared" / "external" / "netx"

@@ -301,7 +301,7 @@ def _compile_deployed(request: CompileRequest, loaded, backend, steps: _Steps, d
 def _activity(graphs: dict, backend, dataset, request) -> tuple[dict, str]:
     """Evaluations of the graphs on the test split, or their activity on seeded inputs without a data set; and what
     they ran on."""
-    from neurodeploy.frontend.netx import seeded_input
+    from neurodeploy.sim.evaluate import seeded_input
     from neurodeploy.sim.evaluate import evaluate
 
     if dataset is not None:
@@ -356,7 +356,7 @@ def _calibration(g, dataset, request: CompileRequest):
     """Samples (sample axis first) whose float-SNN run sets the per-layer ranges of quantization."""
     import numpy as np
 
-    from neurodeploy.frontend.netx import seeded_input
+    from neurodeploy.sim.evaluate import seeded_input
 
     if dataset is not None:
         return dataset.x_train[: request.calibration_samples]

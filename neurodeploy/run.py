@@ -118,7 +118,7 @@ def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
             raise InputError(f"{source}: no longer fits the build (has the data set changed?):", problems)
         x, y = as_feed(g, data.x_test[:samples]), data.y_test[:samples]
     else:  # a network imported without data (netx): the same seeded inputs as its compile report used
-        from neurodeploy.frontend.netx import seeded_input
+        from neurodeploy.sim.evaluate import seeded_input
 
         x, y = seeded_input(g, samples), None
     count = x.shape[1] if timed else len(x)

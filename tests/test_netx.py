@@ -179,7 +179,7 @@ def test_sigma_delta_network_is_refused_with_every_layer():
 @pytest.mark.parametrize("file", ["mnist_dense", "tiny", "pilotnet_lif"])
 def test_import_export_import_is_identical(tmp_path, file):
     from neurodeploy.backends.loihi.netx_export import export_netx
-    from neurodeploy.frontend.netx import seeded_input
+    from neurodeploy.sim.evaluate import seeded_input
 
     g = load_netx(NETX / f"{file}.net")
     again = load_netx(export_netx(g, tmp_path / f"{file}.net"))

@@ -655,17 +655,3 @@ def load_netx(path: str | Path, num_steps: int | None = None, input_shape: tuple
     except Exception as e:  # damage h5py notices only while reading (truncated data, broken links, ...)
         raise InputError(f"{path}: damaged netx file: {type(e).__name__}: {e}") from None
     return g
-
-
-def seeded_input(g: Graph, samples: int, rate: float = 0.3, seed: int = 7) -> np.ndarray:
-    """A reproducible input for a netx network that comes without data: spike trains with ``rate`` for a
-    spike-input network, else values in [-1.5, 0.5) (around the input layer's threshold for the shipped
-    networks' transforms)."""
-    rng = np.random.default_rng(seed)
-    t = next(iter(g.inputs.values()))
-    if t.timed:  # the steps of the run, less those the host appends (PadSteps)
-        from neurodeploy.passes.layers import padded_steps
-
-        steps = g.meta["num_steps"] - padded_steps(g)
-        return (rng.random((steps, samples) + t.shape) < rate).astype(np.float32)
-    return rng.uniform(-1.5, 0.5, (samples,) + t.shape).astype(np.float32)

@@ -31,6 +31,20 @@ def as_feed(g: Graph, x: np.ndarray) -> np.ndarray:
     return np.moveaxis(x, 0, 1) if next(iter(g.inputs.values())).timed else x
 
 
+def seeded_input(g: Graph, samples: int, rate: float = 0.3, seed: int = 7) -> np.ndarray:
+    """A reproducible input for a network that comes without data (netx, NIR): spike trains with ``rate`` for a
+    spike-input network, else values in [-1.5, 0.5) (around the input layer's threshold for the shipped netx
+    networks' transforms)."""
+    rng = np.random.default_rng(seed)
+    t = next(iter(g.inputs.values()))
+    if t.timed:  # the steps of the run, less those the host appends (PadSteps)
+        from neurodeploy.passes.layers import padded_steps
+
+        steps = g.meta["num_steps"] - padded_steps(g)
+        return (rng.random((steps, samples) + t.shape) < rate).astype(np.float32)
+    return rng.uniform(-1.5, 0.5, (samples,) + t.shape).astype(np.float32)
+
+
 def run_batched(
     g: Graph,
     x: np.ndarray,
