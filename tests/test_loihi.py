@@ -258,10 +258,18 @@ def test_energy_hand_checked():
                Node("LoihiVoltageReadout", "out", ["a2", b2], ["v"], {"du": 4095, "dv": 0, "vth": 131071})]
     check_graph(g)
     g.meta["num_steps"] = 5
-    activity = Evaluation(None, np.zeros(1), 1, {"hidden": 6.0})
+    from neurodeploy.metrics import InputActivity
+
+    # no input spikes; the hidden neurons spike 2, 2, 1 and 1 times
+    activity = Evaluation(None, np.zeros(1), 1, {"hidden": 6.0}, input_activity={
+        "s": InputActivity(np.zeros(10), True), "h": InputActivity(np.array([2.0, 2, 1, 1]), True)})
     e = estimate_energy(g, spec, map_to_cores(g, spec), activity)
     # 6 spikes x 2 synapses each = 12 synaptic ops; 6 neurons x 5 steps = 30 updates, 6 of them active
     assert e["synaptic_ops_per_inference"] == 12
+    with_input = Evaluation(None, np.zeros(1), 1, {"hidden": 6.0}, input_activity={
+        "s": InputActivity(np.array([1.0, 0, 2] + [0] * 7), True), "h": activity.input_activity["h"]})
+    # input spikes reach their synapses on the chip too: 3 spikes x 4 = 12 more
+    assert estimate_energy(g, spec, map_to_cores(g, spec), with_input)["synaptic_ops_per_inference"] == 24
     dynamic_pj = 12 * 23.6 + 6 * 81 + 24 * 52 + 6 * (1.7 + 3.5)
     # step: 4 neurons x 8.4 ns + 12 ops / 2 cores / 5 steps x 3.5 ns + 465 ns barrier = 502.8 ns
     assert e["latency_us"] == pytest.approx(5 * 502.8e-3)

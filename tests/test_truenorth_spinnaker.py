@@ -232,3 +232,32 @@ def test_wrong_reset_mode_is_refused_with_every_layer(digits, target, wrong):
     with pytest.raises(UnsupportedError) as e:
         run_passes(snn, backend.passes(), ctx)
     assert len([p for p in e.value.problems if "convert with --reset" in p]) == 2  # both hidden IF layers
+
+
+def test_truenorth_threshold_beyond_its_bits_is_clipped_and_counted(digits, tmp_path):
+    """A hidden unit whose weights are tiny next to its threshold would need a threshold beyond TrueNorth's 18
+    bits even at the smallest unit: it is set to the largest and counted (it used to wrap through int64)."""
+    import warnings
+
+    import torch
+
+    from neurodeploy.compile import CompileRequest, compile_model
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 8), torch.nn.ReLU(), torch.nn.Linear(8, 10))
+    with torch.no_grad():
+        model[1].weight[0] *= 1e-9
+        model[1].bias[0] = 1.0  # keeps the unit active, so its threshold is set from a real activation range
+    path = tmp_path / "tiny.pt"
+    torch.save(model.state_dict(), path)
+    definition = tmp_path / "tiny.py"
+    definition.write_text("import torch\nINPUT_SHAPE = (1, 8, 8)\nclass Tiny(torch.nn.Sequential):\n"
+                          "    def __init__(self):\n        super().__init__(torch.nn.Flatten(), torch.nn.Linear(64, 8), "
+                          "torch.nn.ReLU(), torch.nn.Linear(8, 10))\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        report = compile_model(CompileRequest(model=str(path), definition=f"{definition}:Tiny", dataset="digits",
+                                              target="truenorth", output=tmp_path / "b", eval_samples=10),
+                               say=lambda s: None)
+    hidden = report["quantization"][0]
+    assert hidden["thresholds_clipped"] >= 1 and hidden["threshold_max"] == 2 ** 18 - 1

@@ -1,8 +1,8 @@
 """Energy and latency per inference on Loihi from counted events times the spec's per-event costs.
 
 Events per inference (means over the evaluated samples, from the golden simulator's spikes):
-* synaptic ops: each spike into a layer costs one op per outgoing synapse of that neuron (Dense: out
-  features; Conv: synapses / presynaptic neurons on average);
+* synaptic ops: each spike into a layer costs one op per nonzero synapse it reaches, counted per tap
+  (neurodeploy.metrics: a Conv input element at a border reaches fewer output windows);
 * neuron updates: every compartment is updated every step; those that spiked count as active, the rest as
   inactive (Davies 2018 distinguishes the two costs);
 * spikes: one within-tile message each, plus one mesh hop per spike to the next layer's cores when those sit on
@@ -12,31 +12,19 @@ plus the barrier synchronisation.
 """
 from __future__ import annotations
 
-from neurodeploy.backends.loihi.mapping import (
-    NEURON_OPS,
-    SPIKING_NEURON_OPS,
-    spike_train,
-    synapse_counts,
-    synapse_nodes,
-)
+from neurodeploy.backends.loihi.mapping import NEURON_OPS, SPIKING_NEURON_OPS
 from neurodeploy.ir.graph import Graph
 
 
-def _synops_per_spike(g: Graph) -> dict[str, float]:
-    """Outgoing synapses per spike of each layer, summed over every synapse node its spikes reach; a layer with
-    several spike trains (SC-TTFS: encoding, calibration) averages over them, each spike taking its own train's."""
-    per_train: dict[str, dict[str, float]] = {}
-    for neuron in g.find(*NEURON_OPS):
-        for syn in synapse_nodes(g, neuron):
-            source, train = spike_train(g, syn.inputs[0])
-            if source is not None:
-                trains = per_train.setdefault(source, {})
-                trains[train] = trains.get(train, 0.0) + synapse_counts(g, syn)[0] / max(g.types[syn.inputs[0]].size, 1)
-        recurrent = g.param_of(neuron, 2) if neuron.op == "LoihiLIF" else None
-        if recurrent is not None:  # its own spikes also reach its recurrent synapses
-            trains = per_train.setdefault(neuron.name, {})
-            trains[neuron.outputs[0]] = trains.get(neuron.outputs[0], 0.0) + int((recurrent != 0).sum()) / len(recurrent)
-    return {source: sum(trains.values()) / len(trains) for source, trains in per_train.items()}
+def on_chip_synaptic_ops(g: Graph, activity) -> float:
+    """Synaptic ops per inference, exact per tap: each spike reaching a LoihiDense/LoihiConv (or a layer's recurrent
+    weights) costs one op per nonzero synapse its element connects to (neurodeploy.metrics; a spike at a feature
+    map's border reaches fewer taps than the layer's average fan-out)."""
+    from neurodeploy.metrics import compute
+
+    rows = compute(g, activity.input_activity)["layers"]
+    on_chip = [r for r in rows if r["op"] in ("LoihiDense", "LoihiConv") or r["op"] in NEURON_OPS]
+    return float(sum(r["effective_ops"] or 0.0 for r in on_chip))
 
 
 def estimate_energy(g: Graph, spec, mapping, activity) -> dict:
@@ -44,8 +32,7 @@ def estimate_energy(g: Graph, spec, mapping, activity) -> dict:
     e, t = (lambda k: float(spec.value(f"energy_pj.{k}"))), (lambda k: float(spec.value(f"time_ns.{k}")))
     steps = int(g.meta["num_steps"])
     spikes = {n.name: activity.spikes_per_layer.get(n.name, 0.0) for n in g.find(*SPIKING_NEURON_OPS)}
-    fan_out = _synops_per_spike(g)
-    synops = sum(spikes[name] * fan_out.get(name, 0.0) for name in spikes)
+    synops = on_chip_synaptic_ops(g, activity)
     neuron_steps = sum(m.neurons for m in mapping.layers) * steps
     active = min(sum(spikes.values()), neuron_steps)
     hop = (e("hop_east_west") + e("hop_north_south")) / 2

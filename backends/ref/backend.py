@@ -10,27 +10,13 @@ from neurodeploy.ir.graph import Graph
 from neurodeploy.ir.summary import summarize
 
 
-def synaptic_events(g: Graph, spikes_per_layer: dict[str, float]) -> float:
-    """Mean synaptic events per inference: each spike into a Conv/Gemm reaches its average fan-out."""
-    by_value = {n.outputs[0]: n.name for n in g.nodes if n.name in spikes_per_layer}
-    fan_out = {}
-    rows = {r.name: r for r in summarize(g)}
-    for node in g.find("Conv", "Gemm"):
-        source = _spiking_source(g, node.inputs[0], by_value)
-        if source is not None:
-            fan_in_neurons = g.types[node.inputs[0]].size
-            fan_out[source] = fan_out.get(source, 0.0) + rows[node.name].synapses / max(fan_in_neurons, 1)
-    return float(sum(spikes_per_layer[s] * f for s, f in fan_out.items()))
+def synaptic_events(g: Graph, activity) -> float:
+    """Mean synaptic events per inference: each spike into a Conv/Gemm reaches the connections of its own element,
+    counted per tap (neurodeploy.metrics)."""
+    from neurodeploy.metrics import compute
 
-
-def _spiking_source(g: Graph, value: str, by_value: dict[str, str]) -> str | None:
-    """The spiking node feeding ``value`` through scale/pool/flatten nodes, if any."""
-    while value not in by_value:
-        producer = g.producer(value)
-        if producer is None or producer.op not in ("Mul", "AveragePool", "Flatten", "Reshape"):
-            return None
-        value = producer.inputs[0]
-    return by_value[value]
+    rows = compute(g, activity.input_activity)["layers"]
+    return float(sum(r["events"] for r in rows if r["binary_input"]))
 
 
 class ReferenceBackend(Backend):
@@ -51,5 +37,5 @@ class ReferenceBackend(Backend):
         }
         if activity is not None:
             figures["spikes_per_inference"] = activity.spikes_per_inference
-            figures["synaptic_events_per_inference"] = synaptic_events(g, activity.spikes_per_layer)
+            figures["synaptic_events_per_inference"] = synaptic_events(g, activity)
         return figures

@@ -82,9 +82,12 @@ def _layer_node(g: Graph, layer: Layer, plan: LayerPlan, theta: float, num: _Num
     bias = np.zeros(w.shape[0]) if bias is None else bias.astype(np.float64)
     q, delta = quantize_levels(w, num.codebook)
     unit = _units(delta, theta, bias, num)
-    threshold = np.maximum(1, np.rint(theta * unit / delta)).astype(np.int64)
+    exact = np.maximum(1, np.rint(theta * unit / delta))
     if _spiking(layer) and layer.neuron.attrs.get("fire_when", "ge") == "gt":
-        threshold = threshold + 1  # TrueNorth fires at V >= threshold: on integers, V > alpha is V >= alpha + 1
+        exact = exact + 1  # TrueNorth fires at V >= threshold: on integers, V > alpha is V >= alpha + 1
+    # a channel whose weights are tiny next to its threshold needs more than the threshold's bits even at unit 1:
+    # it hardly ever fires, and the largest threshold keeps that (counted, not silently wrapped)
+    threshold = np.minimum(exact, num.threshold_max).astype(np.int64)
     merge_unit = num.weight_max if plan.groups > 1 else 0
     leak_exact = -bias * unit / delta
     leak = np.clip(np.rint(leak_exact), -num.leak_max - 1, num.leak_max).astype(np.int64)
@@ -93,6 +96,7 @@ def _layer_node(g: Graph, layer: Layer, plan: LayerPlan, theta: float, num: _Num
                    "weights": int(w.size), "weights_zeroed": int(((q == 0) & (w != 0)).sum()),
                    "weight_error_rel": float(np.sqrt((error ** 2).sum() / max((w.astype(np.float64) ** 2).sum(), 1e-30))),
                    "unit_min": int(unit.min()), "threshold_max": int(threshold.max()),
+                   "thresholds_clipped": int((exact > num.threshold_max).sum()),
                    "leaks_clipped": int((np.abs(np.rint(leak_exact)) > num.leak_max).sum())})
     attrs = {k: w_node.attrs[k] for k in ("kernel_shape", "strides", "pads", "dilations", "group") if k in w_node.attrs}
     attrs.update({"reset": layer.neuron.attrs.get("reset", "subtract") if _spiking(layer) else "subtract",

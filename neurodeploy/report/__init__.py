@@ -33,6 +33,26 @@ def steps_per_inference(graph) -> int | None:
     return graph.meta.get("latency_steps", graph.meta.get("num_steps"))
 
 
+def metrics_block(graphs: dict, results: dict, spec) -> dict:
+    """papers/000 / NeuroBench / papers/003 metrics of the ANN, the float SNN and the deployed network
+    (neurodeploy.metrics; definitions in docs/metrics.md)."""
+    from neurodeploy.backends import get_backend
+    from neurodeploy.metrics import deployed_metrics, network_metrics
+
+    ref = get_backend("ref").spec
+    costs = {"mac_pj": ref.value("operation_energy_pj.mac"), "ac_pj": ref.value("operation_energy_pj.ac"),
+             "source": ref.source_of("operation_energy_pj.mac")}
+    block = {"definitions": "docs/metrics.md"}
+    for name in ("ann", "snn"):
+        if name in graphs:
+            block[name] = network_metrics(graphs[name], results.get(name), ref.values["memory_bits"], costs)
+    deployed = graphs.get("deployed", graphs.get("snn"))
+    structure = graphs.get("snn", deployed)
+    block["deployed"] = deployed_metrics(deployed, results.get("deployed"), structure,
+                                         spec.values.get("memory_bits"))
+    return block
+
+
 def build_report(name, request, conversion, spec, graphs, results, estimate, dataset, timings) -> dict:
     """Assemble the report dict of one compile (fields: docs/report.md).
 
@@ -66,6 +86,7 @@ def build_report(name, request, conversion, spec, graphs, results, estimate, dat
         "estimate": estimate,
         "conversion": asdict(conversion) if conversion else None,
         "passes": deployed_graph.meta.get("passes", []),
+        "metrics": metrics_block(graphs, results, spec),
         "timings_s": timings,
         "request": request_dict(request),
         "spec": spec.to_dict(),
@@ -120,11 +141,42 @@ def _headline(r: dict) -> list[tuple[str, str]]:
     if r["accuracy_gap_points"] is not None:
         rows.append(("gap to ANN", f"{r['accuracy_gap_points']:+.2f} points"))
     rows.append(("spikes per inference", f"{r['deployed']['spikes_per_inference']:.0f}"))
+    rows += _metrics_rows(r)
     rows += [(k.replace("_", " "), _cell(v)) for k, v in r["estimate"].items()
              if k != "spikes_per_inference" and not isinstance(v, (dict, list))]
     breakdown = r["estimate"].get("energy_breakdown_uj")
     if breakdown:
         rows.append(("energy breakdown uj", ", ".join(f"{k.replace('_', ' ')} {_cell(v)}" for k, v in breakdown.items())))
+    return rows
+
+
+def _bits(value) -> str:
+    return "-" if value is None else f"{value / 1e3:.1f} kbit"
+
+
+def _ops(value) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def _metrics_rows(r: dict) -> list[tuple[str, str]]:
+    """One line per network of papers/000's memory and compute and NeuroBench's operations (docs/metrics.md)."""
+    metrics = r.get("metrics") or {}
+    rows = []
+    for name, label, where in (("ann", "ANN", "ANN"), ("snn", "float SNN", "float SNN"),
+                               ("deployed", f"{r['target']} widths", f"on {r['target']}")):
+        m = metrics.get(name)
+        if not m or (name == "deployed" and r["target"] == "ref"):
+            continue
+        memory, ops = m["memory"], m.get("compute")
+        parts = "Mw + Ma" if "Ma_bits" in memory else "Mw + Mp + Ms"
+        values = ", ".join(f"{k[:-5]} {_bits(memory.get(k))}" for k in ("Mw_bits", "Ma_bits", "Mp_bits") if k in memory)
+        if "Ms_bits" in memory:
+            spikes = memory["Ms_bits"]
+            values += ", Ms " + ("-" if spikes is None else f"{spikes:.1f} bit")
+        rows.append((f"memory ({label})", f"M = {parts} = {_bits(memory['M_bits'])} ({values})"))
+        if ops:
+            rows.append((f"operations ({where})", f"Cmul {_ops(ops['Cmul'])}, Cadd {_ops(ops['Cadd'])}; NeuroBench "
+                         f"MACs {_ops(ops['effective_macs'])}, ACs {_ops(ops['effective_acs'])}"))
     return rows
 
 

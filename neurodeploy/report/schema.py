@@ -79,6 +79,8 @@ def report_problems(report: dict) -> list[str]:
     estimate = report.get("estimate")
     if isinstance(estimate, dict) and estimate.get("energy_breakdown_uj") is not None:
         problems += field_problems(estimate["energy_breakdown_uj"], {}, "estimate.energy_breakdown_uj")
+    if "metrics" in report and not isinstance(report["metrics"], dict):  # builds before the metrics have none
+        problems.append(f"report.metrics: expected an object, found {_kind(report['metrics'])}")
     for name, fields in (("ann", ANN), ("snn", SNN), ("deployed", DEPLOYED)):
         if isinstance(report.get(name), dict):
             problems += field_problems(report[name], fields, name)

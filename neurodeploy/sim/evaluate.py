@@ -55,7 +55,8 @@ def run_batched(
 ) -> dict[str, np.ndarray]:
     """Run ``g`` on ``x`` chunk by chunk; returns outputs and ``keep`` values concatenated over samples.
 
-    ``reduce(name, array)`` shrinks each kept value per chunk before it is stored (e.g. a spike count);
+    ``reduce(name, array)`` shrinks each kept value per chunk before it is stored (e.g. a spike count); a reduction
+    that returns a dict stores each of its arrays under its own key (several figures of one value);
     ``simulate(g, feeds, keep)`` replaces the reference interpreter (a backend's simulator).
     """
     from neurodeploy.ir import reference
@@ -70,7 +71,9 @@ def run_batched(
         chunk = x[:, start:start + step] if sample_axis else x[start:start + step]
         out = simulate(g, {input_name: chunk}, keep)
         for name, value in out.items():
-            parts.setdefault(name, []).append(reduce(name, value) if reduce else value)
+            reduced = reduce(name, value) if reduce else value
+            for key, part in (reduced.items() if isinstance(reduced, dict) else [(name, reduced)]):
+                parts.setdefault(key, []).append(part)
     # reduced values lead with the sample axis; unreduced timed values are [T, N, ...]
     axis = lambda name: 1 if reduce is None and name in g.types and g.types[name].timed else 0
     return {name: np.concatenate(chunks, axis=axis(name)) for name, chunks in parts.items()}
@@ -85,6 +88,9 @@ class Evaluation:
     num_samples: int
     spikes_per_layer: dict[str, float] = field(default_factory=dict)  # mean spikes per sample
     counts_per_layer: dict[str, float] = field(default_factory=dict)  # mean of extra counters per sample
+    input_activity: dict = field(default_factory=dict)  # synapse input value -> metrics.InputActivity
+    max_spikes_per_step: float | None = None  # mean over samples of the most neuron spikes in one step
+    num_steps: int | None = None  # time steps the run took (a spiking graph)
 
     @property
     def spikes_per_inference(self) -> float:
@@ -104,31 +110,66 @@ def spike_outputs(node) -> list[str]:
     return [v for v in node.outputs[:2] if v] if node.op in TWO_TRAIN_OPS else node.outputs[:1]
 
 
+def _element_activity(a: np.ndarray, timed: bool) -> dict:
+    """Per chunk: nonzero values per element summed over steps and samples [1, ...], and how many values were
+    neither 0 nor ±1."""
+    nonzero = a != 0
+    per_sample = nonzero.sum(axis=0) if timed else nonzero
+    return {"nonzero": per_sample.sum(axis=0, keepdims=True),
+            "nonbinary": np.array([np.count_nonzero(nonzero & (a != 1) & (a != -1))])}
+
+
+def _input_activity(out: dict, values: list[str], samples: int) -> dict:
+    from neurodeploy.metrics import InputActivity
+
+    return {v: InputActivity(out[(v, "nonzero")].sum(axis=0) / max(samples, 1), int(out[(v, "nonbinary")].sum()) == 0)
+            for v in values}
+
+
+def _max_spikes_per_step(out: dict, trains: list[str]) -> float | None:
+    """Mean over samples of max_t (spikes of every neuron layer at step t); None without neuron spikes."""
+    per_step = [out[(v, "steps")] for v in trains]
+    if not per_step or len({p.shape for p in per_step}) != 1:
+        return None
+    return float(np.sum(per_step, axis=0).max(axis=1).mean())
+
+
 def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable | None = None,
              counters: dict[str, str] | None = None) -> Evaluation:
-    """Classify ``x`` with ``g`` (argmax of its first output) and count spikes of every spiking node.
+    """Classify ``x`` with ``g`` (argmax of its first output) and count spikes of every spiking node, and the
+    per-element activity of every synapse layer's input (neurodeploy.metrics).
 
     With ``y`` None only the activity is measured (accuracy None).
 
     ``counters`` maps further values (e.g. overflow events per neuron) to layer names; they are summed per
     sample like spikes and reported as ``counts_per_layer``.
     """
+    from neurodeploy.metrics import activity_values
+
     spiking = {v: n.name for n in spiking_nodes(g) for v in spike_outputs(n)}
+    neuron_trains = [v for n in spiking_nodes(g) if n.op != "RateEncode" for v in spike_outputs(n)]
     (input_name, input_type), = g.inputs.items()
     if input_type.timed:  # a spike input's spikes count like a RateEncode's, under the input's name
         spiking[input_name] = input_name
     counters = counters or {}
+    element_values = activity_values(g)
     output = g.outputs[0]
     output_is_spikes = g.types[output].timed  # then classes are scored by spike counts
 
-    def per_sample(name, a):  # sum over time (and over neurons for per-layer activity), keep the samples
-        if name == output and output_is_spikes:
-            return a.sum(axis=0)
-        if name in spiking:
-            return a.reshape(a.shape[0], a.shape[1], -1).sum(axis=(0, 2))
-        return a.reshape(a.shape[0], -1).sum(axis=1) if name in counters else a
+    def per_sample(name, a):  # figures of one chunk, keeping the samples apart where they are needed
+        parts = {}
+        if name == output:
+            parts[name] = a.sum(axis=0) if output_is_spikes else a
+        if name in spiking:  # spikes per step and sample, summed over neurons: [N, T]
+            parts[(name, "steps")] = a.reshape(a.shape[0], a.shape[1], -1).sum(axis=2, dtype=np.float64).T
+        if name in counters:
+            parts[(name, "count")] = a.reshape(a.shape[0], -1).sum(axis=1)
+        if name in element_values:
+            parts.update({(name, k): v for k, v in _element_activity(a, g.types[name].timed).items()})
+        return parts
 
-    out = run_batched(g, x, keep=list(spiking) + list(counters), reduce=per_sample, simulate=simulate)
+    out = run_batched(g, x, keep=list(dict.fromkeys(list(spiking) + list(counters) + element_values)),
+                      reduce=per_sample, simulate=simulate)
     samples = x.shape[1] if input_type.timed else len(x)
     scores = out[output].reshape(samples, -1)
     broken = ~np.isfinite(scores).all(axis=1)
@@ -136,10 +177,11 @@ def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable |
         raise InputError(f"graph '{g.name}': its output '{output}' is NaN or Inf for {int(broken.sum())} of {samples} "
                          "samples (are its weights, biases or inputs far too large?)")
     predictions = scores.argmax(axis=1)
-    totals = {v: (scores.sum(axis=1) if v == output and output_is_spikes else out[v]) for v in spiking}
     spikes: dict[str, float] = {}
     for v, layer in spiking.items():
-        spikes[layer] = spikes.get(layer, 0.0) + float(totals[v].mean())
-    counts = {counters[v]: float(out[v].mean()) for v in counters}
+        spikes[layer] = spikes.get(layer, 0.0) + float(out[(v, "steps")].sum(axis=1).mean())
+    counts = {counters[v]: float(out[(v, "count")].mean()) for v in counters}
     accuracy = None if y is None else float((predictions == y).mean())
-    return Evaluation(accuracy, predictions, samples, spikes, counts)
+    steps = {out[(v, "steps")].shape[1] for v in spiking}
+    return Evaluation(accuracy, predictions, samples, spikes, counts, _input_activity(out, element_values, samples),
+                      _max_spikes_per_step(out, neuron_trains), max(steps) if steps else None)
