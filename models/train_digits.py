@@ -1,8 +1,13 @@
 """Train the digits models and write their checkpoints (state dicts).
 
-    python -m neurodeploy.models.train_digits                  # all three models into build/checkpoints/, ~30 s
+    python -m neurodeploy.models.train_digits                  # every trained zoo model into build/checkpoints/, ~3 min
     python -m neurodeploy.models.train_digits --model digits_cnn --out /tmp/ckpt
     python -m neurodeploy.models.train_digits --out models/checkpoints   # replace the shipped checkpoints
+    python -m neurodeploy.models.train_digits --model bench_snn_events_mlp --out /tmp/ckpt   # a benchmark model
+
+The benchmark models of papers/000 and the deep SNNs of papers/003 (models/benchmark.py) train with the recipes of
+models/recipes.py (STBP, spike-based BP, or the ANN loop) on their own data sets; ``benchmark.TRAINING`` holds
+their epochs and settings (docs/training.md).
 
 Reproducible on one machine: fixed seeds, one thread, deterministic torch algorithms and the fixed train/test
 split of neurodeploy.data give identical weights on every run. Across machines float training is not
@@ -19,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from neurodeploy.models import CHECKPOINT_DIR, ZOO
+from neurodeploy.models.benchmark import TRAINING
 
-EPOCHS = {"digits_cnn": 30, "digits_mlp": 60, "digits_snn": 40}
+EPOCHS = {"digits_cnn": 30, "digits_mlp": 60, "digits_snn": 40, **{name: t.epochs for name, t in TRAINING.items()}}
 # digits_snn (neurodeploy.nn layers, T = 8 steps, backpropagation through time with STBP's rectangular surrogate,
 # papers/000): its membrane readout sums the 8 steps, so the loss sees the readout averaged over them
 LOSS_SCALE = {"digits_snn": 1 / 8}
@@ -35,8 +41,12 @@ DEFAULT_OUT = Path("build") / "checkpoints"
 
 def train(name: str, epochs: int | None = None):
     """Train zoo model ``name`` on the digits train split (``epochs`` defaults to the recipe's); returns
-    (model, test accuracy)."""
+    (model, test accuracy). A benchmark model trains with its recipe on its data set (``benchmark.TRAINING``)."""
     import torch
+
+    if name in TRAINING:
+        model, metrics = train_benchmark(name, epochs)
+        return model, metrics["test_accuracy"]
 
     from neurodeploy.data import load_digits_dataset
 
@@ -60,6 +70,19 @@ def train(name: str, epochs: int | None = None):
     return model, test_accuracy(model)
 
 
+def train_benchmark(name: str, epochs: int | None = None):
+    """Build benchmark model ``name`` with seeded weights and train it with its recipe; returns (model, metrics)."""
+    import torch
+
+    from neurodeploy.models.benchmark import build_for_training
+    from neurodeploy.models.recipes import RECIPES
+
+    plan = TRAINING[name]
+    torch.manual_seed(plan.options.seed)
+    model = build_for_training(name)
+    return RECIPES[plan.recipe](model, plan.dataset, epochs or plan.epochs, plan.options)
+
+
 def test_accuracy(model) -> float:
     """Accuracy of ``model`` on the digits test split (450 images)."""
     import torch
@@ -79,6 +102,12 @@ def shipped_accuracy(name: str) -> float:
 
     model = ZOO[name].build()
     load_state_dict(model, ZOO[name].checkpoint_path)
+    if name in TRAINING:  # evaluated on the data set it trains on (the frames SNNs: analog frames, own encoder)
+        from neurodeploy.data import load_dataset
+        from neurodeploy.models.recipes import accuracy
+
+        data = load_dataset(TRAINING[name].dataset)
+        return accuracy(model, data.x_test, data.y_test)
     return test_accuracy(model)
 
 
@@ -96,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         model, accuracy = train(name)
         path = args.out / ZOO[name].checkpoint
         torch.save(model.state_dict(), path)
-        print(f"{name}: test accuracy {accuracy:.4f} (shipped checkpoint: {shipped_accuracy(name):.4f}; "
+        shipped = ZOO[name].checkpoint_path
+        shipped = f"{shipped_accuracy(name):.4f}" if shipped.is_file() else "none"
+        print(f"{name}: test accuracy {accuracy:.4f} (shipped checkpoint: {shipped}; "
               f"{time.perf_counter() - start:.1f} s) -> {path}")
     return 0
 

@@ -245,6 +245,25 @@ def cmd_codings(args) -> int:
     return 0
 
 
+def cmd_benchmark(args) -> int:
+    """papers/000's six-model study, every model on every chip, and its trade-off sweeps (docs/benchmark.md)."""
+    from neurodeploy.backends import BACKENDS
+    from neurodeploy.benchmark import BenchmarkRequest, run_benchmark
+    from neurodeploy.errors import InputError
+
+    unknown = [t for t in args.targets or () if t not in BACKENDS]
+    if unknown:
+        raise InputError(f"--targets: unknown target(s) {', '.join(unknown)}; registered: {', '.join(BACKENDS)}")
+    request = BenchmarkRequest(output=args.output or Path("build") / "benchmark", retrain=args.retrain,
+                               eval_samples=args.eval_samples, jobs=args.jobs,
+                               targets=tuple(dict.fromkeys(["ref"] + list(args.targets))) if args.targets else (),
+                               sweeps=not args.no_sweeps)
+    report = run_benchmark(request, say=_say)
+    print((request.output / "benchmark.md").read_text())
+    print(f"written to {request.output}/benchmark.json and benchmark.md in {report['wall_s']:.0f} s")
+    return 0
+
+
 def cmd_report(args) -> int:
     """Re-print the report of a build folder (one target, or the table of --target all)."""
     from neurodeploy.report.schema import load_build_report, render_any
@@ -386,6 +405,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-epochs", type=_non_negative, help="threshold fine-tuning epochs for ttfs / sc-ttfs")
     p.add_argument("--eval-samples", type=_positive, help="test samples to evaluate (default: whole test split)")
     p.set_defaults(func=cmd_codings)
+
+    p = sub.add_parser("benchmark", parents=[common], help="papers/000's six models (MLP and CNN) on frames and "
+                       "events, with memory/compute metrics, on every chip, and the T / threshold sweeps")
+    p.add_argument("-o", "--output", type=_path, help="folder for benchmark.json and benchmark.md "
+                   "(default build/benchmark)")
+    p.add_argument("--retrain", action="store_true", help="train every model again (default: reuse cached ones)")
+    p.add_argument("--eval-samples", type=_positive, help="test samples per evaluation (default: whole test split)")
+    p.add_argument("--jobs", type=_positive, default=2, help="worker processes (default 2)")
+    p.add_argument("--targets", nargs="+", type=_text, help="targets to deploy on (default: every registered one)")
+    p.add_argument("--no-sweeps", action="store_true", help="skip the trade-off sweeps over T and the threshold")
+    p.set_defaults(func=cmd_benchmark)
 
     p = sub.add_parser("run", parents=[common], help="run a Loihi build on the golden simulator and/or Lava")
     p.add_argument("build", type=_path, help="build folder written by 'compile --target loihi2' (or loihi1)")

@@ -314,12 +314,14 @@ def _activity(graphs: dict, backend, dataset, request) -> tuple[dict, str]:
 
 
 def _prepare_spiking(g, dataset, request: CompileRequest):
-    """The trained SNN as it will run: with event data its analog encoder is dropped (the data are already spike
-    trains); --steps sets an encoder's T. Returns the graph and T."""
+    """The trained SNN as it will run: without its inference-time identities (Dropout, Identity); with event data its
+    analog encoder is dropped (the data are already spike trains); --steps sets an encoder's T. Returns the graph
+    and T."""
     from neurodeploy.ir.check import infer_shapes
     from neurodeploy.ir.graph import TensorType
+    from neurodeploy.passes.canonicalize import remove_identities
 
-    g = g.copy()
+    g = remove_identities(g, None)  # a trained SNN's dropout (TimeDropout) is the identity at inference
     (input_name, input_type), = g.inputs.items()
     encoders = [n for n in g.consumers(input_name) if n.op in ("DirectEncode", "RateEncode")]
     events = dataset is not None and dataset.steps is not None

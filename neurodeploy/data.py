@@ -183,12 +183,54 @@ def load_digits_events_dataset() -> Dataset:
     return Dataset("digits-events", arrays["x_train"], digits.y_train, arrays["x_test"], digits.y_test)
 
 
+EVENT_IMAGE_WINDOW = 4
+"""Steps OR-ed into one frame of 'digits-events-binary': 4 of the 12 bins are one 100 ms saccade, so the binary image
+has one ON and one OFF frame per saccade ([6, 11, 11])."""
+
+
+def load_digits_event_images(kind: str) -> Dataset:
+    """'digits-events' as ANN inputs (papers/000's benchmark models 4 and 5, neurodeploy.signals): ``kind``
+    'binary' is the spike pattern unrolled over time, OR-ed over windows of ``EVENT_IMAGE_WINDOW`` steps, [N, 6, 11,
+    11]; 'intensity' the event counts of each (polarity, y, x) cell over the 12 steps, divided by the sample's
+    largest count, [N, 2, 11, 11]."""
+    from neurodeploy.signals import spikes_to_binary_image, spikes_to_intensity_image
+
+    events = load_digits_events_dataset()
+    convert = (lambda x: spikes_to_binary_image(x, EVENT_IMAGE_WINDOW)) if kind == "binary" else \
+        (lambda x: spikes_to_intensity_image(x, "max"))
+    return Dataset(f"digits-events-{kind}", convert(events.x_train), events.y_train, convert(events.x_test),
+                   events.y_test)
+
+
+BERNOULLI_STEPS = 8
+BERNOULLI_SEED = 0
+
+
+def load_digits_bernoulli_dataset() -> Dataset:
+    """The digits as Bernoulli spike trains [N, 8, 1, 8, 8] (neurodeploy.signals.image_to_spikes: a spike with
+    p = pixel intensity per step, T = ``BERNOULLI_STEPS``): the IR's RateEncode reference numbers, seeded with
+    ``BERNOULLI_SEED``, drawn for each split as one batch, so the test split holds exactly the spikes that a model's
+    ``RateEncode(8, seed=0)`` gives the whole test split in eval mode."""
+    from neurodeploy.signals import image_to_spikes
+
+    digits = load_digits_dataset()
+    encode = lambda x: image_to_spikes(x, BERNOULLI_STEPS, "bernoulli", seed=BERNOULLI_SEED)
+    return Dataset("digits-bernoulli", encode(digits.x_train), digits.y_train, encode(digits.x_test), digits.y_test)
+
+
+DATASETS = ("digits", "digits-bernoulli", "digits-events", "digits-events-binary", "digits-events-intensity")
+
+
 def load_dataset(name_or_path: str) -> Dataset:
-    """'digits', 'digits-events' or the path of a ``.npz`` file."""
+    """A bundled data set (``DATASETS``) or the path of a ``.npz`` file."""
     if name_or_path == "digits":
         return load_digits_dataset()
+    if name_or_path == "digits-bernoulli":
+        return load_digits_bernoulli_dataset()
     if name_or_path == "digits-events":
         return load_digits_events_dataset()
+    if name_or_path in ("digits-events-binary", "digits-events-intensity"):
+        return load_digits_event_images(name_or_path.rsplit("-", 1)[1])
     path = Path(name_or_path)
     if path.is_dir():
         raise InputError(f"{path}: is a directory, not a .npz data set file")
@@ -196,5 +238,5 @@ def load_dataset(name_or_path: str) -> Dataset:
         if not path.is_file():
             raise InputError(f"{path}: no such data set file")
         return load_npz_dataset(path)
-    raise InputError(f"unknown data set '{name_or_path}': use 'digits', 'digits-events' or a .npz file with "
-                     f"{', '.join(_NPZ_KEYS)}")
+    raise InputError(f"unknown data set '{name_or_path}': use {', '.join(repr(d) for d in DATASETS)} or a .npz file "
+                     f"with {', '.join(_NPZ_KEYS)}")

@@ -39,8 +39,11 @@ def _ir_output(g, x):
 def test_zoo_models_import_and_match_torch(name):
     entry = ZOO[name]
     module = _randomize_batchnorm(entry.build())
-    x = np.random.rand(2, *entry.input_shape).astype(np.float32)
     g = from_torch(module, entry.input_shape, name)
+    if next(iter(g.inputs.values())).timed:  # a spike-input SNN takes [T, N, ...] spike trains
+        x = (np.random.default_rng(0).random((12, 2, *entry.input_shape)) < 0.3).astype(np.float32)
+    else:
+        x = np.random.rand(2, *entry.input_shape).astype(np.float32)
     expected = torch_output(module, x)
     np.testing.assert_allclose(_ir_output(g, x), expected, atol=1e-5 * max(1.0, np.abs(expected).max()))
 

@@ -181,3 +181,28 @@ def test_steps_that_disagree_with_the_event_trains_are_refused(tmp_path, run_cli
     code, _, err = run_cli("compile", str(NIR_FILES / "braille_noDelay_bias_zero.nir"), "--dataset", str(data),
                            "--steps", "10", "-o", str(tmp_path / "b"))
     assert code == 2 and "--steps 10: the event trains of e have T = 20 steps" in err
+
+
+def test_time_dropout_is_dropped_for_deployment(tmp_path):
+    """TimeDropout lowers to the IR's Dropout, the identity at inference: a trained SNN with it deploys on a chip."""
+    import torch
+    from torch import nn
+
+    from neurodeploy.frontend.torch_fx import from_torch
+    from neurodeploy.nn import LIF, SNN, DirectEncode, MembraneReadout, TimeDropout
+
+    torch.manual_seed(0)
+    snn = SNN(DirectEncode(4), nn.Flatten(), nn.Linear(64, 32), LIF(v_decay=0.25), TimeDropout(0.2),
+              nn.Linear(32, 10), MembraneReadout())
+    g = from_torch(snn, (1, 8, 8), "dropout_snn")
+    assert g.find("Dropout")
+    loaded = LoadedModel("dropout_snn", g, "digits", snn, spiking=True)
+    request = CompileRequest(model="dropout_snn", output=tmp_path / "b", target="loihi2", eval_samples=10)
+    report = compile_model(request, say=lambda s: None, imported=(loaded, _digits()))
+    assert "Dropout" not in {layer["op"] for layer in report["layers"]}
+
+
+def _digits():
+    from neurodeploy.data import load_digits_dataset
+
+    return load_digits_dataset()

@@ -1,0 +1,389 @@
+"""``neurodeploy benchmark``: papers/000's study of six models on frames and events, each as MLP and CNN, with
+its memory and compute metrics, every model deployed on every chip, and the trade-off sweeps over T and the
+firing threshold (docs/benchmark.md).
+
+    train (or load cached) models -> compile each for every target (``compile --target all``, cached)
+        -> one row per model: accuracy, papers/000 memory and compute, NeuroBench operations, per-chip figures
+        -> sweeps of the converted and the directly trained SNN on the reference simulator
+        -> OUTPUT/benchmark.json and OUTPUT/benchmark.md
+
+Everything slow is cached under ``cache_dir()/benchmark`` keyed by what it depends on: a checkpoint by its
+model's recipe (the source of neurodeploy.models), a compile by the checkpoint's bytes, neurodeploy's own source
+and the options, so a second run only reads results (a change of code or options recomputes what it touches).
+Models train and compile in ``jobs`` worker processes (one torch thread each).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from neurodeploy.errors import InputError, NeurodeployError
+
+
+@dataclass(frozen=True)
+class StudyModel:
+    """One row of papers/000's Fig. 5 study: model number, what it is, its workload and architecture, the zoo
+    entry it is built from and how it is judged ('ann': the ANN itself; 'converted': the rate-converted SNN of
+    that ANN; 'snn': an SNN trained directly)."""
+
+    number: int
+    label: str
+    workload: str
+    architecture: str
+    zoo: str
+    kind: str
+
+
+def _study() -> tuple[StudyModel, ...]:
+    rows = []
+    for arch, suffix in (("MLP", "mlp"), ("CNN", "cnn")):
+        rows += [
+            StudyModel(1, "ANN", "frames", arch, f"digits_{suffix}", "ann"),
+            StudyModel(2, "converted SNN (rate, IF)", "frames", arch, f"digits_{suffix}", "converted"),
+            StudyModel(3, "SNN trained directly (STBP) on spike-encoded frames", "frames", arch,
+                       f"bench_snn_frames_{suffix}", "snn"),
+            StudyModel(4, "ANN on binary images of the events", "events", arch, f"bench_ann_binary_{suffix}", "ann"),
+            StudyModel(5, "ANN on intensity images of the events", "events", arch, f"bench_ann_intensity_{suffix}",
+                       "ann"),
+            StudyModel(6, "SNN trained directly (STBP) on the events", "events", arch, f"bench_snn_events_{suffix}",
+                       "snn"),
+        ]
+    return tuple(sorted(rows, key=lambda r: (r.number, r.architecture != "MLP")))
+
+
+STUDY = _study()
+SWEEP_STEPS = (4, 8, 16, 32, 64)
+SWEEP_THRESHOLDS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)  # factors on every neuron's threshold
+SWEEP_MODELS = {"converted": "digits_mlp", "trained": "bench_snn_frames_mlp"}
+SWEEP_DATASET = "digits"  # analog frames: the trained SNN's own encoder makes its spikes at each swept T
+CONVERTED_SWEEP_STEPS = 32  # T of the converted SNN's threshold sweep (compile's default)
+
+
+@dataclass
+class BenchmarkRequest:
+    """What ``neurodeploy benchmark`` was asked to do."""
+
+    output: Path
+    retrain: bool = False  # train every model again even when a cached checkpoint exists
+    eval_samples: int | None = None  # test samples per evaluation (default: the whole test split)
+    jobs: int = 2  # worker processes
+    targets: tuple[str, ...] = field(default_factory=tuple)  # empty = every registered target
+    sweeps: bool = True
+
+
+# ------------------------------------------------------------------ cache keys
+
+
+def _tree_hash(*packages: str, suffixes=(".py", ".yaml")) -> str:
+    """SHA-256 over the source files of ``packages`` (their paths and bytes)."""
+    import importlib
+
+    digest = hashlib.sha256()
+    for name in packages:
+        root = Path(importlib.import_module(name).__file__).parent
+        for path in sorted(p for p in root.rglob("*") if p.suffix in suffixes and "__pycache__" not in p.parts):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _key(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def benchmark_cache() -> Path:
+    from neurodeploy.data import cache_dir
+
+    return cache_dir() / "benchmark"
+
+
+# ------------------------------------------------------------------ workers (top-level: picklable)
+
+
+def train_model(name: str, path: str) -> dict:
+    """Train zoo model ``name`` with its recipe and save the state dict at ``path`` (atomically)."""
+    import torch
+
+    from neurodeploy.models.train_digits import train
+
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    model, accuracy = train(name)
+    tmp = Path(path).with_suffix(".partial")
+    torch.save(model.state_dict(), tmp)
+    tmp.replace(path)
+    return {"model": name, "float_test_accuracy": accuracy, "train_s": round(time.perf_counter() - start, 1)}
+
+
+def compile_model_everywhere(zoo: str, checkpoint: str, output: str, eval_samples: int | None,
+                             targets: tuple[str, ...]) -> dict:
+    """``compile --target all`` of one checkpoint into ``output``; returns the per-target reports."""
+    import torch
+
+    from neurodeploy.compile import CompileRequest, compile_all, compile_model
+
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    request = CompileRequest(model=checkpoint, output=Path(output), definition=zoo, eval_samples=eval_samples,
+                             target="all")
+    if targets:  # a chosen subset: one compile per target, errors kept as text like compile_all does
+        reports = {}
+        for target in targets:
+            try:
+                reports[target] = compile_model(
+                    CompileRequest(**{**asdict(request), "target": target, "output": Path(output) / target}),
+                    say=lambda s: None)
+            except NeurodeployError as e:
+                reports[target] = "\n".join([e.headline] + [f"    - {p}" for p in e.problems])
+    else:
+        compile_all(request, say=lambda s: None)
+        reports = _read_reports(Path(output))
+    return {"reports": reports, "compile_s": round(time.perf_counter() - start, 1)}
+
+
+def _read_reports(folder: Path) -> dict:
+    from neurodeploy.backends import BACKENDS
+
+    summary = json.loads((folder / "report.json").read_text())
+    reports = {}
+    for row in summary["targets"]:
+        target = row["target"]
+        reports[target] = row["error"] if "error" in row else json.loads((folder / target / "report.json").read_text())
+    return {t: reports[t] for t in BACKENDS if t in reports}
+
+
+# ------------------------------------------------------------------ the study
+
+
+def _checkpoints(request: BenchmarkRequest, pool, say) -> tuple[dict, dict]:
+    """A checkpoint per zoo model of the study and sweeps: cached, or trained now (in parallel)."""
+    from neurodeploy.models import ZOO
+
+    names = list(dict.fromkeys([m.zoo for m in STUDY] + list(SWEEP_MODELS.values())))
+    missing = [n for n in names if n not in ZOO]
+    if missing:
+        raise InputError("the benchmark's models are not in the zoo", missing)
+    recipe = _tree_hash("neurodeploy.models", suffixes=(".py",))
+    folder = benchmark_cache() / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {n: folder / f"{n}-{_key(n, recipe)}.pt" for n in names}
+    todo = [n for n in names if request.retrain or not paths[n].is_file()]
+    trained = {}
+    if todo:
+        say(f"training {len(todo)} model(s): {', '.join(todo)}")
+        futures = {n: pool.submit(train_model, n, str(paths[n])) for n in todo}
+        for n, future in futures.items():
+            trained[n] = future.result()
+            say(f"  {n}: test accuracy {100 * trained[n]['float_test_accuracy']:.2f} % in {trained[n]['train_s']} s")
+    return paths, trained
+
+
+def _builds(paths: dict, request: BenchmarkRequest, pool, say) -> dict:
+    """Per zoo model of the study, the per-target reports: cached, or compiled now (in parallel)."""
+    code = _tree_hash("neurodeploy", "neurodeploy.backends", "neurodeploy.models")
+    options = json.dumps({"eval_samples": request.eval_samples, "targets": list(request.targets)}, sort_keys=True)
+    builds, futures = {}, {}
+    for zoo in dict.fromkeys(m.zoo for m in STUDY):
+        weights = hashlib.sha256(paths[zoo].read_bytes()).hexdigest()
+        folder = benchmark_cache() / "builds" / f"{zoo}-{_key(zoo, weights, code, options)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        cached = _cached_reports(folder / "reports.json", say)
+        if cached is not None:
+            builds[zoo] = cached
+        else:
+            futures[zoo] = (folder, pool.submit(compile_model_everywhere, zoo, str(paths[zoo]), str(folder / "build"),
+                                                request.eval_samples, request.targets))
+    if futures:
+        say(f"compiling {len(futures)} model(s) for every target: {', '.join(futures)}")
+    for zoo, (folder, future) in futures.items():
+        result = future.result()
+        tmp = folder / "reports.json.partial"
+        tmp.write_text(json.dumps(result, default=str, allow_nan=False))
+        tmp.replace(folder / "reports.json")
+        builds[zoo] = result
+        say(f"  {zoo}: {result['compile_s']} s")
+    return builds
+
+
+def _cached_reports(path: Path, say) -> dict | None:
+    """A cached compile result, or None when there is none or it cannot be read (then it is compiled again)."""
+    if not path.is_file():
+        return None
+    try:
+        cached = json.loads(path.read_text())
+        if isinstance(cached, dict) and isinstance(cached.get("reports"), dict) and "ref" in cached["reports"]:
+            return cached
+    except (OSError, ValueError, UnicodeDecodeError):
+        pass
+    say(f"  {path}: unreadable cached result, compiling again")
+    return None
+
+
+def _metric_row(metrics: dict) -> dict:
+    memory, compute, activity = metrics["memory"], metrics["compute"], metrics["activity"]
+    return {
+        "memory_bits": {k: memory.get(k) for k in ("Mw_bits", "Ma_bits", "Mp_bits", "Ms_bits", "M_bits")},
+        "compute": {"Cmul": compute["Cmul"], "Cadd": compute["Cadd"]},
+        "neurobench": {"effective_macs": compute["effective_macs"], "effective_acs": compute["effective_acs"],
+                       "dense": compute["dense"], "activation_sparsity": activity.get("activation_sparsity"),
+                       "connection_sparsity": activity.get("connection_sparsity"),
+                       "footprint_bytes": activity.get("footprint_bytes")},
+        "spikes_per_inference": activity.get("spikes_per_inference"),
+        "spikes_per_layer": activity.get("spikes_per_layer"),
+        "operation_energy_pj": (metrics.get("operation_energy") or {}).get("energy_pj"),
+    }
+
+
+def _chip_cell(report) -> dict:
+    if isinstance(report, str):
+        return {"error": report}
+    estimate = report["estimate"]
+    return {"accuracy": report["deployed"]["accuracy"], "energy_uj": estimate.get("energy_uj"),
+            "latency_us": estimate.get("latency_us"), "cores": estimate.get("cores"),
+            "steps": report["deployed"]["steps"], "memory_bits": report["metrics"]["deployed"]["memory"]["M_bits"]}
+
+
+def _study_row(model: StudyModel, build: dict) -> dict:
+    reports = build["reports"]
+    ref = reports.get("ref")
+    if isinstance(ref, str) or ref is None:
+        raise InputError(f"benchmark model {model.zoo}: the reference build failed", [str(ref)])
+    judged = "ann" if model.kind == "ann" else "snn"
+    accuracy = ref[judged]["accuracy"]
+    row = {"number": model.number, "label": model.label, "workload": model.workload,
+           "architecture": model.architecture, "zoo": model.zoo, "dataset": ref["dataset"],
+           "accuracy": accuracy, **_metric_row(ref["metrics"][judged])}
+    if model.kind == "ann" and model.number == 1:
+        row["chips"] = {}
+        row["chips_note"] = "an ANN runs on these chips once converted: model 2"
+    else:
+        row["chips"] = {t: _chip_cell(r) for t, r in reports.items() if t != "ref"}
+        if model.kind == "ann":
+            row["chips_note"] = "deployed as its rate-converted SNN"
+    return row
+
+
+def run_benchmark(request: BenchmarkRequest, say: Callable[[str], None] = print) -> dict:
+    """The whole study; writes OUTPUT/benchmark.json and benchmark.md atomically and returns the report."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from neurodeploy.buildfolder import check_output, report_json, staged_folder
+    from neurodeploy.report.benchmark import render_benchmark_markdown
+
+    check_output(request.output)
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max(1, request.jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+        paths, trained = _checkpoints(request, pool, say)
+        builds = _builds(paths, request, pool, say)
+    rows = [_study_row(m, builds[m.zoo]) for m in STUDY]
+    sweeps = trade_off_sweeps(paths, request, say) if request.sweeps else None
+    from neurodeploy import __version__
+
+    report = {"neurodeploy_version": __version__, "study": "papers/000 Fig. 5 (six models x MLP/CNN) on the digits",
+              "rows": rows, "sweeps": sweeps, "trained_now": trained,
+              "request": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(request).items()
+                          if k != "output"},
+              "definitions": "docs/metrics.md", "wall_s": round(time.perf_counter() - start, 1)}
+    with staged_folder(request.output, say) as tmp:
+        (tmp / "benchmark.md").write_text(render_benchmark_markdown(report))
+        (tmp / "benchmark.json").write_text(report_json(report))
+    return report
+
+
+# ------------------------------------------------------------------ trade-off sweeps (papers/000 Fig. 13)
+
+
+def scale_thresholds(g, factor: float):
+    """A copy of ``g`` with every IF/LIF threshold multiplied by ``factor``."""
+    g = g.copy()
+    for node in g.find("IF", "LIF"):
+        node.attrs["v_th"] = float(node.attrs.get("v_th", 1.0)) * factor
+    return g
+
+
+def _sweep_point(g, x, y, **settings) -> dict:
+    from neurodeploy.metrics import network_metrics
+    from neurodeploy.sim.evaluate import as_feed, evaluate
+
+    result = evaluate(g, as_feed(g, x), y)
+    ops = network_metrics(g, result)["compute"]
+    return {**settings, "accuracy": result.accuracy, "Cadd": ops["Cadd"], "Cmul": ops["Cmul"],
+            "spikes_per_inference": result.spikes_per_inference}
+
+
+def _converted(graph, dataset, steps: int):
+    from neurodeploy.passes import ConversionConfig, PassContext, run_passes, stage
+
+    ctx = PassContext(ConversionConfig(num_steps=steps), calibration=dataset.x_train[:512])
+    return run_passes(graph, stage("canonicalize") + stage("rate"), ctx)
+
+
+def _with_steps(graph, steps: int):
+    from neurodeploy.ir.check import infer_shapes
+
+    g = graph.copy()
+    for node in g.find("DirectEncode", "RateEncode"):
+        node.attrs["num_steps"] = steps
+    g.meta["num_steps"] = steps
+    return infer_shapes(g)
+
+
+def trade_off_sweeps(paths: dict, request: BenchmarkRequest, say: Callable[[str], None] = print) -> dict:
+    """Accuracy vs compute over T and over the threshold factor, for the converted SNN (digits_mlp) and the SNN
+    trained directly on spike-encoded frames, on the reference simulator; thresholds are scaled after training
+    (or conversion), not retrained. ``findings`` says whether papers/000's directions hold."""
+    from neurodeploy.data import load_dataset
+    from neurodeploy.frontend import load_model
+
+    out = {}
+    for kind, zoo in SWEEP_MODELS.items():
+        say(f"sweeps of the {kind} SNN ({zoo})")
+        loaded = load_model(str(paths[zoo]), zoo)
+        dataset = load_dataset(SWEEP_DATASET)
+        n = request.eval_samples or len(dataset.x_test)
+        x, y = dataset.x_test[:n], dataset.y_test[:n]
+        build = (lambda t: _converted(loaded.graph, dataset, t)) if kind == "converted" else \
+            (lambda t: _with_steps(loaded.graph, t))
+        base_steps = CONVERTED_SWEEP_STEPS if kind == "converted" else int(loaded.graph.meta.get("num_steps") or
+                                                                          _encoder_steps(loaded.graph))
+        by_steps = [_sweep_point(build(t), x, y, T=t, threshold_factor=1.0) for t in SWEEP_STEPS]
+        base = build(base_steps)
+        by_threshold = [_sweep_point(scale_thresholds(base, f), x, y, T=base_steps, threshold_factor=f)
+                        for f in SWEEP_THRESHOLDS]
+        out[kind] = {"zoo": zoo, "over_T": by_steps, "over_threshold": by_threshold,
+                     "findings": sweep_findings(by_steps, by_threshold)}
+    return out
+
+
+def _encoder_steps(graph) -> int:
+    encoders = graph.find("DirectEncode", "RateEncode")
+    return int(encoders[0].attrs["num_steps"]) if encoders else CONVERTED_SWEEP_STEPS
+
+
+def sweep_findings(by_steps: list[dict], by_threshold: list[dict]) -> list[str]:
+    """papers/000's three observations, each stated as reproduced or not with the numbers that decide it."""
+    ops = lambda p: (p["Cadd"] or 0.0) + (p["Cmul"] or 0.0)
+    pct = lambda p: 100 * p["accuracy"]
+    lines = []
+    first, last = by_steps[0], by_steps[-1]
+    grows = all(ops(b) >= ops(a) for a, b in zip(by_steps, by_steps[1:]))
+    lines.append(f"{'reproduced' if grows else 'NOT reproduced'}: a larger T costs more operations "
+                 f"({ops(first):.0f} at T={first['T']} -> {ops(last):.0f} at T={last['T']})")
+    better = pct(last) > pct(first)
+    lines.append(f"{'reproduced' if better else 'NOT reproduced'}: a larger T raises accuracy "
+                 f"({pct(first):.2f} % at T={first['T']} -> {pct(last):.2f} % at T={last['T']})")
+    falls = all(ops(b) <= ops(a) for a, b in zip(by_threshold, by_threshold[1:]))
+    low, high = by_threshold[0], by_threshold[-1]
+    lines.append(f"{'reproduced' if falls else 'NOT reproduced'}: a larger threshold lowers the operations "
+                 f"({ops(low):.0f} at x{low['threshold_factor']} -> {ops(high):.0f} at x{high['threshold_factor']})")
+    unit = next(p for p in by_threshold if p["threshold_factor"] == 1.0)
+    best = max(by_threshold, key=lambda p: (p["accuracy"], -ops(p)))
+    raised = best["threshold_factor"] > 1.0 and best["accuracy"] > unit["accuracy"]
+    lines.append(f"{'reproduced' if raised else 'NOT reproduced'}: a moderately larger threshold can raise accuracy "
+                 f"(best {pct(best):.2f} % at x{best['threshold_factor']}, {pct(unit):.2f} % at x1; here thresholds "
+                 "are scaled after training, papers/000 trained at each threshold)")
+    return lines

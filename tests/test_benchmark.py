@@ -1,0 +1,103 @@
+"""`neurodeploy benchmark`'s pieces: the study table, the sweeps and their findings, the markdown, the CLI's checks.
+
+The whole study (10 models trained and compiled for every target) is measured by running the command itself
+(figures in the issue's closing note); here its parts run on the shipped digits checkpoints.
+"""
+from __future__ import annotations
+
+import pytest
+
+from neurodeploy.benchmark import (STUDY, BenchmarkRequest, _study_row, compile_model_everywhere, scale_thresholds,
+                                   sweep_findings, trade_off_sweeps)
+from neurodeploy.models import ZOO
+
+
+def test_study_has_six_models_as_mlp_and_cnn():
+    assert sorted({(m.number, m.architecture) for m in STUDY}) == [(n, a) for n in range(1, 7) for a in ("CNN", "MLP")]
+    assert all(m.zoo in ZOO for m in STUDY)
+    assert {m.kind for m in STUDY if m.number in (3, 6)} == {"snn"}
+
+
+def _point(T, factor, accuracy, cadd):
+    return {"T": T, "threshold_factor": factor, "accuracy": accuracy, "Cadd": cadd, "Cmul": 0.0,
+            "spikes_per_inference": cadd / 10}
+
+
+def test_findings_state_each_direction():
+    by_t = [_point(4, 1, 0.80, 100), _point(8, 1, 0.90, 200), _point(16, 1, 0.95, 400)]
+    by_th = [_point(8, 0.5, 0.85, 300), _point(8, 1.0, 0.90, 200), _point(8, 1.5, 0.92, 150), _point(8, 3.0, 0.5, 20)]
+    lines = sweep_findings(by_t, by_th)
+    assert all(line.startswith("reproduced") for line in lines), lines
+    assert "100 at T=4 -> 400 at T=16" in lines[0] and "best 92.00 % at x1.5" in lines[3]
+    flat = [_point(4, 1, 0.9, 100), _point(8, 1, 0.8, 90)]
+    worse = sweep_findings(flat, [_point(8, 1.0, 0.9, 100), _point(8, 2.0, 0.8, 120)])
+    assert [line.split(":")[0] for line in worse] == ["NOT reproduced"] * 4
+
+
+def test_scale_thresholds_copies(digits):
+    from neurodeploy.frontend import load_model
+
+    g = load_model("digits_snn").graph
+    scaled = scale_thresholds(g, 2.0)
+    assert [n.attrs["v_th"] for n in scaled.find("LIF")] == [2 * n.attrs["v_th"] for n in g.find("LIF")]
+
+
+def test_sweeps_of_the_converted_snn_on_shipped_weights(monkeypatch):
+    """Converted digits_mlp: more steps cost more additions; a larger threshold fewer."""
+    import neurodeploy.benchmark as benchmark
+
+    monkeypatch.setattr(benchmark, "SWEEP_MODELS", {"converted": "digits_mlp"})
+    monkeypatch.setattr(benchmark, "SWEEP_STEPS", (4, 16))
+    monkeypatch.setattr(benchmark, "SWEEP_THRESHOLDS", (1.0, 2.0))
+    sweeps = trade_off_sweeps({"digits_mlp": ZOO["digits_mlp"].checkpoint_path},
+                              BenchmarkRequest(output=None, eval_samples=40), say=lambda s: None)
+    converted = sweeps["converted"]
+    low, high = converted["over_T"]
+    assert high["Cadd"] > low["Cadd"] and high["accuracy"] >= low["accuracy"]
+    unit, doubled = converted["over_threshold"]
+    assert doubled["Cadd"] < unit["Cadd"] and len(converted["findings"]) == 4
+
+
+def test_a_study_row_from_real_builds(tmp_path):
+    """digits_snn (a directly trained SNN) compiled for ref and loihi2 makes a row with every metric and chip
+    figure; TrueNorth's refusal (DirectEncode input) is kept in its words."""
+    from neurodeploy.benchmark import StudyModel
+
+    build = compile_model_everywhere("digits_snn", str(ZOO["digits_snn"].checkpoint_path), str(tmp_path / "b"), 30,
+                                     ("ref", "loihi2", "truenorth"))
+    row = _study_row(StudyModel(3, "SNN", "frames", "MLP", "digits_snn", "snn"), build)
+    assert row["accuracy"] > 0.9 and row["memory_bits"]["Mw_bits"] == (64 * 128 + 128 * 64 + 64 * 10) * 32
+    assert row["compute"]["Cadd"] > 0 and row["neurobench"]["effective_acs"] > 0
+    loihi = row["chips"]["loihi2"]
+    assert abs(loihi["accuracy"] - row["accuracy"]) <= 0.05 and loihi["energy_uj"] > 0 and loihi["cores"] >= 1
+    assert "truenorth" in row["chips"] and "RateEncode" in row["chips"]["truenorth"]["error"]
+    from neurodeploy.report.benchmark import render_benchmark_markdown
+
+    text = render_benchmark_markdown({"rows": [row], "sweeps": None})
+    assert "refused: " in text and "| 3 |" in text
+
+
+def test_cli_refuses_unknown_targets(tmp_path, capsys):
+    from neurodeploy.cli import main
+
+    assert main(["benchmark", "--targets", "loihi9", "-o", str(tmp_path / "b")]) == 2
+    assert "loihi9" in capsys.readouterr().err and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("argv", [["--jobs", "0"], ["--eval-samples", "-3"]])
+def test_cli_checks_its_options(argv, capsys):
+    from neurodeploy.cli import main
+
+    assert main(["benchmark"] + argv) == 2
+    assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b"\xff\xfe", b'{"reports": []}', b'{"reports": {"loihi2": {}}}'])
+def test_damaged_cached_results_are_recomputed(tmp_path, content):
+    from neurodeploy.benchmark import _cached_reports
+
+    path = tmp_path / "reports.json"
+    path.write_bytes(content)
+    said = []
+    assert _cached_reports(path, said.append) is None and "compiling again" in said[0]
+    assert _cached_reports(tmp_path / "absent.json", said.append) is None and len(said) == 1
