@@ -1,7 +1,7 @@
 """The benchmark SNNs and the deep SNNs (models/benchmark.py, residual blocks included) on Lava (Loihi2SimCfg,
 fixed_pt) vs the golden simulator: each compiled for loihi2 by the production driver and run with ``neurodeploy
 run``'s runners on 5 test samples of its data set, identical spikes in every layer at every step (and identical
-readouts). About 35 s for the five."""
+readouts). About 45 s for the six."""
 from __future__ import annotations
 
 import pytest
@@ -11,7 +11,8 @@ from neurodeploy.run import run_build
 
 pytestmark = pytest.mark.lava
 SAMPLES = 5
-MODELS = ["bench_snn_frames_mlp", "bench_snn_events_mlp", "bench_snn_events_cnn", "digits_vgg_snn", "digits_resnet_snn"]
+MODELS = ["bench_snn_frames_mlp", "bench_snn_frames_cnn", "bench_snn_events_mlp", "bench_snn_events_cnn",
+          "digits_vgg_snn", "digits_resnet_snn"]
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -4,7 +4,8 @@ firing threshold (docs/benchmark.md).
 
     train (or load cached) models -> compile each for every target (``compile --target all``, cached)
         -> one row per model: accuracy, papers/000 memory and compute, NeuroBench operations, per-chip figures
-        -> sweeps of the converted and the directly trained SNN on the reference simulator
+        -> sweeps of the converted SNN (converted at each T) and the directly trained SNN (trained at each T and
+           threshold) on the reference simulator
         -> OUTPUT/benchmark.json and OUTPUT/benchmark.md
 
 Everything slow is cached under ``cache_dir()/benchmark`` keyed by what it depends on: a checkpoint by its
@@ -271,7 +272,7 @@ def run_benchmark(request: BenchmarkRequest, say: Callable[[str], None] = print)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from neurodeploy.buildfolder import check_output, report_json, staged_folder
+    from neurodeploy.buildfolder import BENCHMARK_MARKER, check_output, file_hashes, report_json, staged_folder
     from neurodeploy.report.benchmark import render_benchmark_markdown
 
     check_output(request.output)
@@ -279,8 +280,8 @@ def run_benchmark(request: BenchmarkRequest, say: Callable[[str], None] = print)
     with ProcessPoolExecutor(max(1, request.jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
         paths, trained = _checkpoints(request, pool, say)
         builds = _builds(paths, request, pool, say)
+        sweeps = trade_off_sweeps(paths, request, pool, say) if request.sweeps else None
     rows = [_study_row(m, builds[m.zoo]) for m in STUDY]
-    sweeps = trade_off_sweeps(paths, request, say) if request.sweeps else None
     from neurodeploy import __version__
 
     report = {"neurodeploy_version": __version__, "study": "papers/000 Fig. 5 (six models x MLP/CNN) on the digits",
@@ -290,7 +291,8 @@ def run_benchmark(request: BenchmarkRequest, say: Callable[[str], None] = print)
               "definitions": "docs/metrics.md", "wall_s": round(time.perf_counter() - start, 1)}
     with staged_folder(request.output, say) as tmp:
         (tmp / "benchmark.md").write_text(render_benchmark_markdown(report))
-        (tmp / "benchmark.json").write_text(report_json(report))
+        report["files"] = file_hashes(tmp)
+        (tmp / BENCHMARK_MARKER).write_text(report_json(report))
     return report
 
 
@@ -332,30 +334,85 @@ def _with_steps(graph, steps: int):
     return infer_shapes(g)
 
 
-def trade_off_sweeps(paths: dict, request: BenchmarkRequest, say: Callable[[str], None] = print) -> dict:
-    """Accuracy vs compute over T and over the threshold factor, for the converted SNN (digits_mlp) and the SNN
-    trained directly on spike-encoded frames, on the reference simulator; thresholds are scaled after training
-    (or conversion), not retrained. ``findings`` says whether papers/000's directions hold."""
+def train_variant(name: str, steps: int, factor: float, path: str) -> dict:
+    """Train zoo model ``name`` with its recipe at T = ``steps`` and every threshold times ``factor`` (the
+    rectangular surrogate's window scaled alike), as papers/000 trains at each setting of its sweeps; saves the
+    state dict at ``path`` (atomically)."""
+    from dataclasses import replace
+
+    import torch
+
+    from neurodeploy.models.benchmark import TRAINING, build_for_training
+    from neurodeploy.models.recipes import RECIPES
+    from neurodeploy.nn import ENCODERS, NEURONS
+
+    torch.set_num_threads(1)
+    plan = TRAINING[name]
+    torch.manual_seed(plan.options.seed)
+    model = build_for_training(name)
+    for module in model.modules():
+        if isinstance(module, ENCODERS):
+            module.num_steps = steps
+        if isinstance(module, NEURONS):
+            module.threshold *= factor
+    width = plan.options.surrogate_width
+    options = replace(plan.options, surrogate_width=None if width is None else width * factor)
+    start = time.perf_counter()
+    model, metrics = RECIPES[plan.recipe](model, plan.dataset, plan.epochs, options)
+    tmp = Path(path).with_suffix(".partial")
+    torch.save(model.state_dict(), tmp)
+    tmp.replace(path)
+    return {"T": steps, "threshold_factor": factor, "float_test_accuracy": metrics["test_accuracy"],
+            "train_s": round(time.perf_counter() - start, 1)}
+
+
+def _trained_variants(zoo: str, settings: list[tuple[int, float]], request: BenchmarkRequest, pool, say) -> dict:
+    """(T, factor) -> checkpoint of ``zoo`` retrained at that setting: cached, or trained now (in parallel)."""
+    recipe = _tree_hash("neurodeploy.models", suffixes=(".py",))
+    folder = benchmark_cache() / "sweeps"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {(t, f): folder / f"{zoo}-T{t}-x{f:g}-{_key(zoo, recipe, str(t), repr(f))}.pt" for t, f in settings}
+    todo = [k for k, p in paths.items() if request.retrain or not p.is_file()]
+    if todo:
+        say(f"training {zoo} at {len(todo)} sweep setting(s) (T, threshold factor)")
+        for future in [pool.submit(train_variant, zoo, t, f, str(paths[(t, f)])) for t, f in todo]:
+            future.result()
+    return paths
+
+
+def trade_off_sweeps(paths: dict, request: BenchmarkRequest, pool, say: Callable[[str], None] = print) -> dict:
+    """Accuracy vs compute over T and over the threshold factor on the reference simulator (papers/000 Fig. 13):
+    the converted SNN (digits_mlp) converted again at each T, its thresholds scaled after conversion; the SNN
+    trained directly on spike-encoded frames trained again at each T and each threshold, as papers/000 does.
+    ``findings`` says whether papers/000's directions hold."""
     from neurodeploy.data import load_dataset
     from neurodeploy.frontend import load_model
 
+    dataset = load_dataset(SWEEP_DATASET)
+    n = request.eval_samples or len(dataset.x_test)
+    x, y = dataset.x_test[:n], dataset.y_test[:n]
     out = {}
     for kind, zoo in SWEEP_MODELS.items():
         say(f"sweeps of the {kind} SNN ({zoo})")
-        loaded = load_model(str(paths[zoo]), zoo)
-        dataset = load_dataset(SWEEP_DATASET)
-        n = request.eval_samples or len(dataset.x_test)
-        x, y = dataset.x_test[:n], dataset.y_test[:n]
-        build = (lambda t: _converted(loaded.graph, dataset, t)) if kind == "converted" else \
-            (lambda t: _with_steps(loaded.graph, t))
-        base_steps = CONVERTED_SWEEP_STEPS if kind == "converted" else int(loaded.graph.meta.get("num_steps") or
-                                                                          _encoder_steps(loaded.graph))
-        by_steps = [_sweep_point(build(t), x, y, T=t, threshold_factor=1.0) for t in SWEEP_STEPS]
-        base = build(base_steps)
-        by_threshold = [_sweep_point(scale_thresholds(base, f), x, y, T=base_steps, threshold_factor=f)
-                        for f in SWEEP_THRESHOLDS]
-        out[kind] = {"zoo": zoo, "over_T": by_steps, "over_threshold": by_threshold,
-                     "findings": sweep_findings(by_steps, by_threshold)}
+        if kind == "converted":
+            graph = load_model(str(paths[zoo]), zoo).graph
+            by_steps = [_sweep_point(_converted(graph, dataset, t), x, y, T=t, threshold_factor=1.0)
+                        for t in SWEEP_STEPS]
+            base = _converted(graph, dataset, CONVERTED_SWEEP_STEPS)
+            by_threshold = [_sweep_point(scale_thresholds(base, f), x, y, T=CONVERTED_SWEEP_STEPS, threshold_factor=f)
+                            for f in SWEEP_THRESHOLDS]
+            how = "thresholds scaled after conversion"
+        else:
+            base_steps = _encoder_steps(load_model(str(paths[zoo]), zoo).graph)
+            settings = [(t, 1.0) for t in SWEEP_STEPS] + [(base_steps, f) for f in SWEEP_THRESHOLDS]
+            variants = _trained_variants(zoo, list(dict.fromkeys(settings)), request, pool, say)
+            point = lambda t, f: _sweep_point(scale_thresholds(_with_steps(load_model(str(variants[(t, f)]), zoo).graph,
+                                                                           t), f), x, y, T=t, threshold_factor=f)
+            by_steps = [point(t, 1.0) for t in SWEEP_STEPS]
+            by_threshold = [point(base_steps, f) for f in SWEEP_THRESHOLDS]
+            how = "trained again at each threshold, as papers/000"
+        out[kind] = {"zoo": zoo, "over_T": by_steps, "over_threshold": by_threshold, "thresholds": how,
+                     "findings": sweep_findings(by_steps, by_threshold, how)}
     return out
 
 
@@ -364,7 +421,7 @@ def _encoder_steps(graph) -> int:
     return int(encoders[0].attrs["num_steps"]) if encoders else CONVERTED_SWEEP_STEPS
 
 
-def sweep_findings(by_steps: list[dict], by_threshold: list[dict]) -> list[str]:
+def sweep_findings(by_steps: list[dict], by_threshold: list[dict], how: str = "") -> list[str]:
     """papers/000's three observations, each stated as reproduced or not with the numbers that decide it."""
     ops = lambda p: (p["Cadd"] or 0.0) + (p["Cmul"] or 0.0)
     pct = lambda p: 100 * p["accuracy"]
@@ -384,6 +441,6 @@ def sweep_findings(by_steps: list[dict], by_threshold: list[dict]) -> list[str]:
     best = max(by_threshold, key=lambda p: (p["accuracy"], -ops(p)))
     raised = best["threshold_factor"] > 1.0 and best["accuracy"] > unit["accuracy"]
     lines.append(f"{'reproduced' if raised else 'NOT reproduced'}: a moderately larger threshold can raise accuracy "
-                 f"(best {pct(best):.2f} % at x{best['threshold_factor']}, {pct(unit):.2f} % at x1; here thresholds "
-                 "are scaled after training, papers/000 trained at each threshold)")
+                 f"(best {pct(best):.2f} % at x{best['threshold_factor']}, {pct(unit):.2f} % at x1"
+                 + (f"; {how})" if how else ")"))
     return lines

@@ -31,11 +31,13 @@ from neurodeploy.errors import InputError
 
 BUILD_MARKER = "report.json"
 SWEEP_MARKER = "comparison.json"  # the folder of 'neurodeploy codings'
+BENCHMARK_MARKER = "benchmark.json"  # the folder of 'neurodeploy benchmark'
 TIMINGS_FILE = "timings.json"  # wall-clock figures: the one file that differs between two identical compiles
-UNHASHED = (BUILD_MARKER, SWEEP_MARKER, TIMINGS_FILE)
+UNHASHED = (BUILD_MARKER, SWEEP_MARKER, BENCHMARK_MARKER, TIMINGS_FILE)
 SELF_HASH = "report_sha256"
-WRITTEN_BY_COMPILE = (BUILD_MARKER, SWEEP_MARKER, TIMINGS_FILE, "report.md", "comparison.md", "passes.log", "ann.onnx",
-                      "snn.onnx", "deployed.onnx", "network.net", "mapping.json", "pynn")  # builds with no manifest
+WRITTEN_BY_COMPILE = (BUILD_MARKER, SWEEP_MARKER, BENCHMARK_MARKER, TIMINGS_FILE, "report.md", "comparison.md",
+                      "benchmark.md", "passes.log", "ann.onnx", "snn.onnx", "deployed.onnx", "network.net",
+                      "mapping.json", "pynn")  # builds with no manifest
 SPECIAL_FILE_SYSTEMS = ("proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs",
                         "securityfs", "pstore", "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs", "efivarfs")
 _STAGING_SUFFIX = len("..partial-4194304")  # longest hidden sibling name beyond 'NAME'
@@ -227,7 +229,7 @@ def _replace(tmp: Path, out: Path) -> None:
 
 def _marker(folder: Path) -> Path | None:
     """The report file that makes ``folder`` a build (or a codings sweep), if any."""
-    return next((folder / m for m in (BUILD_MARKER, SWEEP_MARKER) if (folder / m).is_file()), None)
+    return next((folder / m for m in (BUILD_MARKER, SWEEP_MARKER, BENCHMARK_MARKER) if (folder / m).is_file()), None)
 
 
 def _manifest(build: Path) -> set[str] | None:

@@ -50,7 +50,7 @@ def test_sweeps_of_the_converted_snn_on_shipped_weights(monkeypatch):
     monkeypatch.setattr(benchmark, "SWEEP_STEPS", (4, 16))
     monkeypatch.setattr(benchmark, "SWEEP_THRESHOLDS", (1.0, 2.0))
     sweeps = trade_off_sweeps({"digits_mlp": ZOO["digits_mlp"].checkpoint_path},
-                              BenchmarkRequest(output=None, eval_samples=40), say=lambda s: None)
+                              BenchmarkRequest(output=None, eval_samples=40), None, say=lambda s: None)
     converted = sweeps["converted"]
     low, high = converted["over_T"]
     assert high["Cadd"] > low["Cadd"] and high["accuracy"] >= low["accuracy"]
@@ -101,3 +101,31 @@ def test_damaged_cached_results_are_recomputed(tmp_path, content):
     said = []
     assert _cached_reports(path, said.append) is None and "compiling again" in said[0]
     assert _cached_reports(tmp_path / "absent.json", said.append) is None and len(said) == 1
+
+
+def test_a_sweep_variant_is_trained_at_its_setting(tmp_path):
+    """The directly trained SNN is trained again at each sweep setting (here T = 4, thresholds x2): a checkpoint
+    of the zoo model's layout with weights of its own."""
+    import torch
+
+    from neurodeploy.benchmark import train_variant
+
+    path = tmp_path / "v.pt"
+    result = train_variant("bench_snn_frames_mlp", 4, 2.0, str(path))
+    assert (result["T"], result["threshold_factor"]) == (4, 2.0) and result["float_test_accuracy"] > 0.8
+    state = torch.load(path, weights_only=True)
+    shipped = torch.load(ZOO["bench_snn_frames_mlp"].checkpoint_path, weights_only=True)
+    assert state.keys() == shipped.keys() and any((state[k] != shipped[k]).any() for k in state)
+
+
+def test_a_benchmark_folder_can_be_written_again_keeping_the_users_files(tmp_path):
+    from neurodeploy.buildfolder import check_output, file_hashes, report_json, staged_folder
+
+    out = tmp_path / "bench"
+    for note in ("first", "second"):
+        check_output(out)
+        with staged_folder(out) as tmp:
+            (tmp / "benchmark.md").write_text(note)
+            (tmp / "benchmark.json").write_text(report_json({"rows": [], "files": file_hashes(tmp)}))
+        (out / "mine.txt").write_text("kept")
+    assert (out / "benchmark.md").read_text() == "second" and (out / "mine.txt").read_text() == "kept"

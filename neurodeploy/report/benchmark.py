@@ -50,7 +50,8 @@ def render_benchmark_markdown(report: dict) -> str:
     notes = sorted({f"model {r['number']}: {r['chips_note']}" for r in rows if r.get("chips_note")})
     lines += [f"- {n}" for n in notes] + [""]
     for kind, sweep in (report.get("sweeps") or {}).items():
-        lines += [f"## Trade-off sweeps: the {kind} SNN ({sweep['zoo']})", ""]
+        lines += [f"## Trade-off sweeps: the {kind} SNN ({sweep['zoo']})", "",
+                  f"Reference simulator; {sweep.get('thresholds', '')}.", ""]
         for title, key, columns in (("over T", "over_T", ("T",)),
                                     ("over the threshold", "over_threshold", ("threshold_factor", "T"))):
             lines += [f"### {title}", "", markdown_table(columns + ("accuracy %", "Cadd", "Cmul", "spikes"), [
