@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from concurrent.futures import as_completed
+
 from neurodeploy.errors import InputError, NeurodeployError
 
 
@@ -91,6 +93,20 @@ def _tree_hash(*packages: str, suffixes=(".py", ".yaml")) -> str:
     return digest.hexdigest()
 
 
+def recipe_hash() -> str:
+    """What a trained checkpoint depends on: the model definitions and recipes, the spiking layers, the data sets
+    and their conversions, and torch's version."""
+    import importlib
+
+    import torch
+
+    digest = hashlib.sha256(_tree_hash("neurodeploy.models", suffixes=(".py",)).encode())
+    for name in ("neurodeploy.nn", "neurodeploy.data", "neurodeploy.signals", "neurodeploy.events"):
+        digest.update(Path(importlib.import_module(name).__file__).read_bytes())
+    digest.update(torch.__version__.encode())
+    return digest.hexdigest()
+
+
 def _key(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
@@ -120,8 +136,9 @@ def train_model(name: str, path: str) -> dict:
 
 
 def compile_model_everywhere(zoo: str, checkpoint: str, output: str, eval_samples: int | None,
-                             targets: tuple[str, ...]) -> dict:
-    """``compile --target all`` of one checkpoint into ``output``; returns the per-target reports."""
+                             targets: tuple[str, ...], cache: str | None = None) -> dict:
+    """``compile --target all`` of one checkpoint into ``output``; returns the per-target reports (and writes them
+    to ``cache`` atomically when given)."""
     import torch
 
     from neurodeploy.compile import CompileRequest, compile_all, compile_model
@@ -142,7 +159,12 @@ def compile_model_everywhere(zoo: str, checkpoint: str, output: str, eval_sample
     else:
         compile_all(request, say=lambda s: None)
         reports = _read_reports(Path(output))
-    return {"reports": reports, "compile_s": round(time.perf_counter() - start, 1)}
+    result = {"reports": reports, "compile_s": round(time.perf_counter() - start, 1)}
+    if cache:
+        tmp = Path(cache).with_suffix(".partial")
+        tmp.write_text(json.dumps(result, default=str, allow_nan=False))
+        tmp.replace(cache)
+    return result
 
 
 def _read_reports(folder: Path) -> dict:
@@ -167,7 +189,7 @@ def _checkpoints(request: BenchmarkRequest, pool, say) -> tuple[dict, dict]:
     missing = [n for n in names if n not in ZOO]
     if missing:
         raise InputError("the benchmark's models are not in the zoo", missing)
-    recipe = _tree_hash("neurodeploy.models", suffixes=(".py",))
+    recipe = recipe_hash()
     folder = benchmark_cache() / "models"
     folder.mkdir(parents=True, exist_ok=True)
     paths = {n: folder / f"{n}-{_key(n, recipe)}.pt" for n in names}
@@ -175,10 +197,11 @@ def _checkpoints(request: BenchmarkRequest, pool, say) -> tuple[dict, dict]:
     trained = {}
     if todo:
         say(f"training {len(todo)} model(s): {', '.join(todo)}")
-        futures = {n: pool.submit(train_model, n, str(paths[n])) for n in todo}
-        for n, future in futures.items():
-            trained[n] = future.result()
-            say(f"  {n}: test accuracy {100 * trained[n]['float_test_accuracy']:.2f} % in {trained[n]['train_s']} s")
+        for future in as_completed([pool.submit(train_model, n, str(paths[n])) for n in todo]):
+            result = future.result()  # each worker saved its checkpoint: a later failure keeps it
+            trained[result["model"]] = result
+            say(f"  {result['model']}: test accuracy {100 * result['float_test_accuracy']:.2f} % in "
+                f"{result['train_s']} s")
     return paths, trained
 
 
@@ -195,17 +218,14 @@ def _builds(paths: dict, request: BenchmarkRequest, pool, say) -> dict:
         if cached is not None:
             builds[zoo] = cached
         else:
-            futures[zoo] = (folder, pool.submit(compile_model_everywhere, zoo, str(paths[zoo]), str(folder / "build"),
-                                                request.eval_samples, request.targets))
+            futures[pool.submit(compile_model_everywhere, zoo, str(paths[zoo]), str(folder / "build"),
+                                request.eval_samples, request.targets, str(folder / "reports.json"))] = zoo
     if futures:
-        say(f"compiling {len(futures)} model(s) for every target: {', '.join(futures)}")
-    for zoo, (folder, future) in futures.items():
-        result = future.result()
-        tmp = folder / "reports.json.partial"
-        tmp.write_text(json.dumps(result, default=str, allow_nan=False))
-        tmp.replace(folder / "reports.json")
-        builds[zoo] = result
-        say(f"  {zoo}: {result['compile_s']} s")
+        say(f"compiling {len(futures)} model(s) for every target: {', '.join(futures.values())}")
+    for future in as_completed(futures):
+        zoo = futures[future]
+        builds[zoo] = future.result()  # the worker cached it: a later failure keeps it
+        say(f"  {zoo}: {builds[zoo]['compile_s']} s")
     return builds
 
 
@@ -267,6 +287,16 @@ def _study_row(model: StudyModel, build: dict) -> dict:
     return row
 
 
+def _stop(pool) -> None:
+    """Cancel what has not started and end the worker processes without waiting for what runs (their results
+    would be thrown away; finished ones are already cached)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+
+
 def run_benchmark(request: BenchmarkRequest, say: Callable[[str], None] = print) -> dict:
     """The whole study; writes OUTPUT/benchmark.json and benchmark.md atomically and returns the report."""
     import multiprocessing
@@ -277,15 +307,28 @@ def run_benchmark(request: BenchmarkRequest, say: Callable[[str], None] = print)
 
     check_output(request.output)
     start = time.perf_counter()
-    with ProcessPoolExecutor(max(1, request.jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+    start_method = multiprocessing.get_start_method(allow_none=True)
+    pool = ProcessPoolExecutor(max(1, request.jobs), mp_context=multiprocessing.get_context("spawn"))
+    try:
         paths, trained = _checkpoints(request, pool, say)
         builds = _builds(paths, request, pool, say)
         sweeps = trade_off_sweeps(paths, request, pool, say) if request.sweeps else None
+    except BaseException:  # an error, Ctrl-C or SIGTERM: drop the queued work and stop the workers now
+        _stop(pool)
+        raise
+    finally:  # starting spawn workers fixes the process's default start method; lava (imported later) sets its own
+        multiprocessing.set_start_method(start_method, force=True)
+    pool.shutdown()
     rows = [_study_row(m, builds[m.zoo]) for m in STUDY]
     from neurodeploy import __version__
 
+    from neurodeploy.backends import get_backend
+
+    ref = get_backend("ref").spec
+    costs = {"mac": ref.value("operation_energy_pj.mac"), "ac": ref.value("operation_energy_pj.ac"),
+             "source": ref.source_of("operation_energy_pj.mac")}
     report = {"neurodeploy_version": __version__, "study": "papers/000 Fig. 5 (six models x MLP/CNN) on the digits",
-              "rows": rows, "sweeps": sweeps, "trained_now": trained,
+              "rows": rows, "sweeps": sweeps, "trained_now": trained, "operation_costs_pj": costs,
               "request": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(request).items()
                           if k != "output"},
               "definitions": "docs/metrics.md", "wall_s": round(time.perf_counter() - start, 1)}
@@ -312,9 +355,10 @@ def _sweep_point(g, x, y, **settings) -> dict:
     from neurodeploy.sim.evaluate import as_feed, evaluate
 
     result = evaluate(g, as_feed(g, x), y)
-    ops = network_metrics(g, result)["compute"]
+    metrics = network_metrics(g, result)
+    ops = metrics["compute"]
     return {**settings, "accuracy": result.accuracy, "Cadd": ops["Cadd"], "Cmul": ops["Cmul"],
-            "spikes_per_inference": result.spikes_per_inference}
+            "spikes_per_inference": metrics["activity"]["spikes_per_inference"]}  # the neurons', as the table
 
 
 def _converted(graph, dataset, steps: int):
@@ -368,14 +412,14 @@ def train_variant(name: str, steps: int, factor: float, path: str) -> dict:
 
 def _trained_variants(zoo: str, settings: list[tuple[int, float]], request: BenchmarkRequest, pool, say) -> dict:
     """(T, factor) -> checkpoint of ``zoo`` retrained at that setting: cached, or trained now (in parallel)."""
-    recipe = _tree_hash("neurodeploy.models", suffixes=(".py",))
+    recipe = recipe_hash()
     folder = benchmark_cache() / "sweeps"
     folder.mkdir(parents=True, exist_ok=True)
     paths = {(t, f): folder / f"{zoo}-T{t}-x{f:g}-{_key(zoo, recipe, str(t), repr(f))}.pt" for t, f in settings}
     todo = [k for k, p in paths.items() if request.retrain or not p.is_file()]
     if todo:
         say(f"training {zoo} at {len(todo)} sweep setting(s) (T, threshold factor)")
-        for future in [pool.submit(train_variant, zoo, t, f, str(paths[(t, f)])) for t, f in todo]:
+        for future in as_completed([pool.submit(train_variant, zoo, t, f, str(paths[(t, f)])) for t, f in todo]):
             future.result()
     return paths
 

@@ -164,7 +164,7 @@ def compute(g: Graph, activity: dict[str, InputActivity] | None, steps: int | No
             for layer, value in synapse_inputs(g).items()]
 
     def total(key: str, kind: str | None = None) -> float | None:
-        if not rows or any(r[key] is None for r in rows):
+        if any(r[key] is None for r in rows):
             return None
         return float(sum(r[key] for r in rows if kind is None or r["kind"] == kind))
 
@@ -193,22 +193,28 @@ def weight_count(g: Graph) -> int:
     return int(sum(layer_weight(g, layer).size for layer in synapse_inputs(g)))
 
 
-def memory(g: Graph, max_spikes_per_step: float | None, bits: dict | None = None) -> dict:
+def memory(g: Graph, peak_spikes: tuple[float | None, float | None] | None, bits: dict | None = None) -> dict:
     """papers/000's memory per inference in bits: ANN M = Mw + Ma; SNN M = Mw + Mp + Ms.
 
     ``bits`` gives the widths (weight, membrane, activation, spike; per_neuron_weight for a chip that stores
-    weights per neuron too); the default is 32-bit values and 1-bit spikes. Ms = spike bits x the most spikes
-    in any single time step (mean over the evaluated samples)."""
+    weights per neuron too; states_per_neuron for a chip whose neuron model holds that many states whatever the
+    network's); the default is 32-bit values and 1-bit spikes. ``peak_spikes`` is (mean over the samples, largest)
+    of each sample's most spikes in one step: Ms takes the mean (papers/000 averages its costs over the test set),
+    Ms_worst the largest."""
     bits = {"weight": FLOAT_BITS, "membrane": FLOAT_BITS, "activation": FLOAT_BITS, "spike": SPIKE_BITS, **(bits or {})}
     neurons = sum(g.types[n.outputs[0]].size for n in g.nodes if n.op in MEMBRANE_OPS)
     mw = weight_count(g) * bits["weight"] + bits.get("per_neuron_weight", 0) * neurons
     if not is_spiking(g):
         ma = sum(g.types[n.outputs[0]].size for n in g.nodes if n.op in ANN_NEURON_OPS) * bits["activation"]
-        return {"Mw_bits": int(mw), "Ma_bits": int(ma), "M_bits": int(mw + ma), "bits": bits}
-    mp = _neuron_states(g) * bits["membrane"]
-    ms = None if max_spikes_per_step is None else float(max_spikes_per_step * bits["spike"])
+        used = {k: bits[k] for k in ("weight", "activation")}
+        return {"Mw_bits": int(mw), "Ma_bits": int(ma), "M_bits": int(mw + ma), "bits": used}
+    states = neurons * bits["states_per_neuron"] if "states_per_neuron" in bits else _neuron_states(g)
+    mp = states * bits["membrane"]
+    mean, worst = peak_spikes or (None, None)
+    ms = None if mean is None else float(mean * bits["spike"])
+    used = {k: v for k, v in bits.items() if k != "activation"}
     return {"Mw_bits": int(mw), "Mp_bits": int(mp), "Ms_bits": ms, "M_bits": None if ms is None else mw + mp + ms,
-            "bits": bits}
+            "Ms_worst_bits": None if worst is None else float(worst * bits["spike"]), "bits": used}
 
 
 # ------------------------------------------------------------------ activity (NeuroBench) and energy
@@ -243,21 +249,29 @@ def activity_figures(g: Graph, evaluation) -> dict:
     return figures
 
 
-def operation_energy(ops: dict, costs: dict) -> dict:
-    """papers/003's comparison: E = MACs x E_MAC + ACs x E_AC (pJ per inference), with the sourced costs."""
+def operation_energy(g: Graph, ops: dict, costs: dict) -> dict:
+    """papers/003's comparison, pJ per inference with the sourced costs: an ANN pays E_MAC for every connection
+    (its dense MACs, as papers/003 counts #OP_ANN); an SNN E_AC per accumulate and E_MAC per multiply-accumulate it
+    really makes (effective ACs and MACs)."""
+    if not is_spiking(g):
+        return {"energy_pj": ops["connections"] * costs["mac_pj"], "counted": "dense MACs", **costs}
     macs, acs = ops["effective_macs"], ops["effective_acs"]
     energy = None if macs is None or acs is None else macs * costs["mac_pj"] + acs * costs["ac_pj"]
-    return {"energy_pj": energy, **costs}
+    return {"energy_pj": energy, "counted": "effective MACs and ACs", **costs}
+
+
+def _peaks(evaluation) -> tuple[float | None, float | None] | None:
+    return None if evaluation is None else (evaluation.max_spikes_per_step, evaluation.worst_spikes_per_step)
 
 
 def network_metrics(g: Graph, evaluation, bits: dict | None = None, costs: dict | None = None) -> dict:
     """Every metric of one graph and its evaluation (None: structure only)."""
     activity = evaluation.input_activity if evaluation is not None else None
     ops = compute(g, activity, num_steps(g, evaluation))
-    peak = evaluation.max_spikes_per_step if evaluation is not None else None
-    result = {"memory": memory(g, peak, bits), "compute": ops, "activity": activity_figures(g, evaluation)}
+    result = {"memory": memory(g, _peaks(evaluation), bits), "compute": ops,
+              "activity": activity_figures(g, evaluation)}
     if costs:
-        result["operation_energy"] = operation_energy(ops, costs)
+        result["operation_energy"] = operation_energy(g, ops, costs)
     return result
 
 
@@ -265,8 +279,7 @@ def deployed_metrics(g: Graph, evaluation, structure: Graph, bits: dict | None) 
     """The deployed network: papers/000's memory with the float SNN's counts (``structure``) at the chip's widths
     and Ms from the chip's run; operations counted on the deployed graph where its synapses are Conv/Dense-like
     (reference, Loihi, host layers), else null with the reason."""
-    peak = evaluation.max_spikes_per_step if evaluation is not None else None
-    result = {"memory": memory(structure, peak, bits), "memory_counts_from": structure.name}
+    result = {"memory": memory(structure, _peaks(evaluation), bits), "memory_counts_from": structure.name}
     chip_layers = sorted({n.op for n in g.nodes if n.op in UNCOUNTED_SYNAPSE_OPS})
     if chip_layers:
         result["compute"] = None

@@ -129,3 +129,30 @@ def test_a_benchmark_folder_can_be_written_again_keeping_the_users_files(tmp_pat
             (tmp / "benchmark.json").write_text(report_json({"rows": [], "files": file_hashes(tmp)}))
         (out / "mine.txt").write_text("kept")
     assert (out / "benchmark.md").read_text() == "second" and (out / "mine.txt").read_text() == "kept"
+
+
+def test_stopping_the_workers_does_not_wait_for_running_jobs():
+    """An error or a signal in the benchmark drops the queued jobs and ends the workers at once."""
+    import multiprocessing
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    from neurodeploy.benchmark import _stop
+
+    # starting a spawn worker fixes this process's default start method; lava-dl sets its own when imported later
+    # in the same test session (and refuses an already fixed one), so the default is put back afterwards
+    before = multiprocessing.get_start_method(allow_none=True)
+    try:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        for _ in range(4):
+            pool.submit(time.sleep, 60)
+        time.sleep(1.0)
+        workers = list(pool._processes.values())
+        start = time.perf_counter()
+        _stop(pool)
+        for worker in workers:
+            worker.join(15)
+        # the four jobs would take 240 s; stopping takes well under that even on a loaded machine
+        assert time.perf_counter() - start < 20 and workers and not any(w.is_alive() for w in workers)
+    finally:
+        multiprocessing.set_start_method(before, force=True)

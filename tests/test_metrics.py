@@ -59,8 +59,8 @@ def test_snn_by_hand():
     assert (ops["Cmul"], ops["Cadd"], ops["effective_macs"], ops["effective_acs"]) == (0, 25, 0, 17)
     assert ops["dense"] == (12 + 6) * 3 and ops["connections"] == 18
     # memory: 18 weights x 32 bits; 3 IF + 2 readout membranes x 32 bits; 2 spikes x 1 bit
-    assert m["memory"] == {"Mw_bits": 576, "Mp_bits": 160, "Ms_bits": 2.0, "M_bits": 738.0,
-                           "bits": {"weight": 32, "membrane": 32, "activation": 32, "spike": 1}}
+    assert m["memory"] == {"Mw_bits": 576, "Mp_bits": 160, "Ms_bits": 2.0, "M_bits": 738.0, "Ms_worst_bits": 2.0,
+                           "bits": {"weight": 32, "membrane": 32, "spike": 1}}
     activity = m["activity"]
     assert activity["activation_sparsity"] == pytest.approx(1 - 5 / 9)  # 3 IF neurons x 3 steps
     assert activity["connection_sparsity"] == pytest.approx(8 / 18)
@@ -89,11 +89,30 @@ def test_ann_by_hand():
     assert (ops["Cmul"], ops["Cadd"], ops["effective_macs"], ops["effective_acs"], ops["dense"]) == (18, 18, 9, 0, 18)
 
 
+def test_operation_energy_by_hand():
+    """papers/003: the ANN pays 4.6 pJ for each of its 18 connections; the SNN 0.9 pJ per accumulate (17)."""
+    costs = {"mac_pj": 4.6, "ac_pj": 0.9}
+    ann = network_metrics(_ann(), evaluate(_ann(), np.array([[1, 0, 2, 0]], np.float32), None), costs=costs)
+    snn = network_metrics(_snn(), evaluate(_snn(), SPIKES, None), costs=costs)
+    assert ann["operation_energy"]["energy_pj"] == pytest.approx(18 * 4.6)
+    assert snn["operation_energy"]["energy_pj"] == pytest.approx(17 * 0.9)
+
+
+def test_worst_and_mean_peak_over_samples():
+    """Ms is the mean over samples of each sample's peak; Ms_worst the largest peak."""
+    quiet = np.zeros_like(SPIKES)
+    result = evaluate(_snn(), np.concatenate([SPIKES, quiet], axis=1), None)
+    assert (result.max_spikes_per_step, result.worst_spikes_per_step) == (1.0, 2.0)
+
+
 def test_chip_bit_widths():
     g = _snn()
-    assert memory(g, 2.0, {"weight": 8, "membrane": 24, "spike": 1})["M_bits"] == 18 * 8 + 5 * 24 + 2
+    assert memory(g, (2.0, 3.0), {"weight": 8, "membrane": 24, "spike": 1})["M_bits"] == 18 * 8 + 5 * 24 + 2
+    loihi = {"weight": 8, "membrane": 24, "states_per_neuron": 2, "spike": 1}  # u and v per compartment
+    assert memory(g, (2.0, 3.0), loihi)["Mp_bits"] == 5 * 2 * 24
     truenorth = {"weight": 1, "per_neuron_weight": 36, "membrane": 20, "spike": 1}
-    assert memory(g, 2.0, truenorth)["Mw_bits"] == 18 + 36 * 5
+    assert memory(g, (2.0, 3.0), truenorth)["Mw_bits"] == 18 + 36 * 5
+    assert memory(g, (2.0, 3.0), truenorth)["Ms_worst_bits"] == 3.0
 
 
 def _conv_graph(shape, out_channels, kernel, strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), group=1):

@@ -11,12 +11,27 @@ from neurodeploy.ir.summary import summarize
 
 
 def synaptic_events(g: Graph, activity) -> float:
-    """Mean synaptic events per inference: each spike into a Conv/Gemm reaches the connections of its own element,
-    counted per tap (neurodeploy.metrics)."""
+    """Mean synaptic events per inference: each nonzero value that spikes deliver to a Conv/Gemm (directly, or
+    after pooling, flattening or scaling) reaches the connections of its own element, counted per tap
+    (neurodeploy.metrics); an analog encoding layer's inputs are not events."""
     from neurodeploy.metrics import compute
 
     rows = compute(g, activity.input_activity)["layers"]
-    return float(sum(r["events"] for r in rows if r["binary_input"]))
+    return float(sum(r["events"] for r in rows if r["events"] is not None and _from_spikes(g, r["input"])))
+
+
+def _from_spikes(g: Graph, value: str) -> bool:
+    """Whether ``value`` carries spikes, or spikes passed through scale/pool/flatten nodes."""
+    from neurodeploy.sim.evaluate import spiking_nodes, spike_outputs
+
+    trains = {v for n in spiking_nodes(g) for v in spike_outputs(n)}
+    trains |= {name for name, t in g.inputs.items() if t.timed}
+    while value not in trains:
+        producer = g.producer(value)
+        if producer is None or producer.op not in ("Mul", "AveragePool", "Flatten", "Reshape"):
+            return False
+        value = producer.inputs[0]
+    return True
 
 
 class ReferenceBackend(Backend):

@@ -86,7 +86,8 @@ def _layer_node(g: Graph, layer: Layer, plan: LayerPlan, theta: float, num: _Num
     if _spiking(layer) and layer.neuron.attrs.get("fire_when", "ge") == "gt":
         exact = exact + 1  # TrueNorth fires at V >= threshold: on integers, V > alpha is V >= alpha + 1
     # a channel whose weights are tiny next to its threshold needs more than the threshold's bits even at unit 1:
-    # it hardly ever fires, and the largest threshold keeps that (counted, not silently wrapped)
+    # it gets the largest threshold instead of a value wrapped through int64; its firing then departs from the
+    # float neuron's, which the report shows (thresholds_clipped, and its leak in leaks_clipped)
     threshold = np.minimum(exact, num.threshold_max).astype(np.int64)
     merge_unit = num.weight_max if plan.groups > 1 else 0
     leak_exact = -bias * unit / delta

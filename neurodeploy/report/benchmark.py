@@ -30,19 +30,24 @@ def _chip_text(cell: dict) -> str:
     acc = "-" if cell["accuracy"] is None else f"{100 * cell['accuracy']:.2f} %"
     energy = "energy unknown" if cell["energy_uj"] is None else f"{cell['energy_uj']:.3g} µJ"
     latency = "-" if cell["latency_us"] is None else f"{cell['latency_us']:.3g} µs"
-    return f"{acc}, {energy}, {latency}, {cell['cores']} cores"
+    memory = "" if cell.get("memory_bits") is None else f", {cell['memory_bits'] / 1e3:.1f} kbit"
+    return f"{acc}, {energy}, {latency}, {cell['cores']} cores{memory}"
 
 
 def render_benchmark_markdown(report: dict) -> str:
     rows = report["rows"]
     targets = list(dict.fromkeys(t for r in rows for t in r["chips"]))
+    costs = report.get("operation_costs_pj") or {"mac": 4.6, "ac": 0.9}
     lines = ["# neurodeploy benchmark: papers/000's six models on the digits", "",
              "Accuracy on the test split (float ANN / float SNN on the reference simulator); memory per papers/000 "
-             "(32-bit values, 1-bit spikes; Ms = the most spikes in one step); compute per inference (Cmul, Cadd: "
-             "papers/000; MACs, ACs: NeuroBench's effective operations); E_ops = MACs x 4.6 pJ + ACs x 0.9 pJ "
-             "(45 nm, papers/003). Definitions: docs/metrics.md.", "",
+             "(32-bit values, 1-bit spikes; Ms = each sample's most spikes in one step, mean over the samples); "
+             "compute per inference (Cmul, Cadd: papers/000, an SNN's analog encoding layer counted at each of its "
+             "T steps; MACs, ACs: NeuroBench's effective operations); spikes of the neurons; E_ops (papers/003): "
+             f"an ANN's dense MACs x {costs['mac']} pJ, an SNN's MACs x {costs['mac']} pJ + ACs x {costs['ac']} pJ "
+             "(45 nm). Definitions: docs/metrics.md.", "",
              markdown_table(METRIC_COLUMNS, [_metric_cells(r) for r in rows]), "",
-             "## On each chip", "", "Accuracy, energy and latency per inference, cores (or the chip's refusal).", "",
+             "## On each chip", "", "Accuracy, energy and latency per inference, cores, papers/000's memory at the "
+             "chip's bit widths (or the chip's refusal).", "",
              markdown_table(("#", "model", "arch") + tuple(targets),
                             [[r["number"], r["label"], r["architecture"]] +
                              [_chip_text(r["chips"][t]) if t in r["chips"] else r.get("chips_note", "-")

@@ -91,6 +91,7 @@ class Evaluation:
     input_activity: dict = field(default_factory=dict)  # synapse input value -> metrics.InputActivity
     max_spikes_per_step: float | None = None  # mean over samples of the most neuron spikes in one step
     num_steps: int | None = None  # time steps the run took (a spiking graph)
+    worst_spikes_per_step: float | None = None  # the largest of those per-sample peaks
 
     @property
     def spikes_per_inference(self) -> float:
@@ -110,28 +111,34 @@ def spike_outputs(node) -> list[str]:
     return [v for v in node.outputs[:2] if v] if node.op in TWO_TRAIN_OPS else node.outputs[:1]
 
 
-def _element_activity(a: np.ndarray, timed: bool) -> dict:
-    """Per chunk: nonzero values per element summed over steps and samples [1, ...], and how many values were
-    neither 0 nor ±1."""
-    nonzero = a != 0
-    per_sample = nonzero.sum(axis=0) if timed else nonzero
-    return {"nonzero": per_sample.sum(axis=0, keepdims=True),
-            "nonbinary": np.array([np.count_nonzero(nonzero & (a != 1) & (a != -1))])}
+class _ElementActivity:
+    """Running sums over chunks for one value feeding a synapse layer: nonzero values per element over steps and
+    samples, and how many values were neither 0 nor ±1 (one array of the value's per-sample size, whatever the
+    number of chunks)."""
+
+    def __init__(self) -> None:
+        self.nonzero, self.nonbinary = None, 0
+
+    def add(self, a: np.ndarray, timed: bool) -> None:
+        nonzero = a != 0
+        counts = (nonzero.sum(axis=(0, 1)) if timed else nonzero.sum(axis=0)).astype(np.int64)
+        self.nonzero = counts if self.nonzero is None else self.nonzero + counts
+        self.nonbinary += int(np.count_nonzero(nonzero & (a != 1) & (a != -1)))
+
+    def result(self, samples: int):
+        from neurodeploy.metrics import InputActivity
+
+        return InputActivity(self.nonzero / max(samples, 1), self.nonbinary == 0)
 
 
-def _input_activity(out: dict, values: list[str], samples: int) -> dict:
-    from neurodeploy.metrics import InputActivity
-
-    return {v: InputActivity(out[(v, "nonzero")].sum(axis=0) / max(samples, 1), int(out[(v, "nonbinary")].sum()) == 0)
-            for v in values}
-
-
-def _max_spikes_per_step(out: dict, trains: list[str]) -> float | None:
-    """Mean over samples of max_t (spikes of every neuron layer at step t); None without neuron spikes."""
+def _peak_spikes_per_step(out: dict, trains: list[str]) -> tuple[float | None, float | None]:
+    """max_t (spikes of every neuron layer at step t) per sample: its mean over the samples and its largest value;
+    None without neuron spikes, or when the layers' trains differ in length (no common step index)."""
     per_step = [out[(v, "steps")] for v in trains]
     if not per_step or len({p.shape for p in per_step}) != 1:
-        return None
-    return float(np.sum(per_step, axis=0).max(axis=1).mean())
+        return None, None
+    peaks = np.sum(per_step, axis=0).max(axis=1)
+    return float(peaks.mean()), float(peaks.max())
 
 
 def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable | None = None,
@@ -153,6 +160,7 @@ def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable |
         spiking[input_name] = input_name
     counters = counters or {}
     element_values = activity_values(g)
+    activity = {v: _ElementActivity() for v in element_values}
     output = g.outputs[0]
     output_is_spikes = g.types[output].timed  # then classes are scored by spike counts
 
@@ -164,8 +172,8 @@ def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable |
             parts[(name, "steps")] = a.reshape(a.shape[0], a.shape[1], -1).sum(axis=2, dtype=np.float64).T
         if name in counters:
             parts[(name, "count")] = a.reshape(a.shape[0], -1).sum(axis=1)
-        if name in element_values:
-            parts.update({(name, k): v for k, v in _element_activity(a, g.types[name].timed).items()})
+        if name in activity:
+            activity[name].add(a, g.types[name].timed)
         return parts
 
     out = run_batched(g, x, keep=list(dict.fromkeys(list(spiking) + list(counters) + element_values)),
@@ -183,5 +191,7 @@ def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable |
     counts = {counters[v]: float(out[(v, "count")].mean()) for v in counters}
     accuracy = None if y is None else float((predictions == y).mean())
     steps = {out[(v, "steps")].shape[1] for v in spiking}
-    return Evaluation(accuracy, predictions, samples, spikes, counts, _input_activity(out, element_values, samples),
-                      _max_spikes_per_step(out, neuron_trains), max(steps) if steps else None)
+    mean_peak, worst_peak = _peak_spikes_per_step(out, neuron_trains)
+    return Evaluation(accuracy, predictions, samples, spikes, counts,
+                      {v: a.result(samples) for v, a in activity.items()}, mean_peak,
+                      max(steps) if steps else None, worst_peak)
