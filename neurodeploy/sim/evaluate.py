@@ -113,8 +113,8 @@ def spike_outputs(node) -> list[str]:
 
 class _ElementActivity:
     """Running sums over chunks for one value feeding a synapse layer: nonzero values per element over steps and
-    samples, and how many values were neither 0 nor ±1 (one array of the value's per-sample size, whatever the
-    number of chunks)."""
+    samples (one array of the value's per-sample size, whatever the number of chunks), and whether some value was
+    neither 0 nor ±1."""
 
     def __init__(self) -> None:
         self.nonzero, self.nonbinary = None, 0
@@ -123,7 +123,8 @@ class _ElementActivity:
         nonzero = a != 0
         counts = (nonzero.sum(axis=(0, 1)) if timed else nonzero.sum(axis=0)).astype(np.int64)
         self.nonzero = counts if self.nonzero is None else self.nonzero + counts
-        self.nonbinary += int(np.count_nonzero(nonzero & (a != 1) & (a != -1)))
+        if not self.nonbinary:  # one non-binary value decides it: later chunks need no check
+            self.nonbinary = int(np.count_nonzero(nonzero & (a != 1) & (a != -1)))
 
     def result(self, samples: int):
         from neurodeploy.metrics import InputActivity
