@@ -81,15 +81,21 @@ class BenchmarkRequest:
 # ------------------------------------------------------------------ cache keys
 
 
-def _tree_hash(*packages: str, suffixes=(".py", ".yaml")) -> str:
-    """SHA-256 over the source files of ``packages`` (their paths and bytes)."""
+# what renders or drives the study rather than computes a compile: changing them keeps the cached compiles
+NOT_COMPILE_CODE = ("benchmark.py", "cli.py", "report/benchmark.py")
+
+
+def _tree_hash(*packages: str, suffixes=(".py", ".yaml"), exclude: tuple[str, ...] = ()) -> str:
+    """SHA-256 over the source files of ``packages`` (their paths and bytes), but the relative paths ``exclude``."""
     import importlib
 
     digest = hashlib.sha256()
     for name in packages:
         root = Path(importlib.import_module(name).__file__).parent
         for path in sorted(p for p in root.rglob("*") if p.suffix in suffixes and "__pycache__" not in p.parts):
-            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+            relative = path.relative_to(root).as_posix()
+            if relative not in exclude:
+                digest.update(relative.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -207,7 +213,7 @@ def _checkpoints(request: BenchmarkRequest, pool, say) -> tuple[dict, dict]:
 
 def _builds(paths: dict, request: BenchmarkRequest, pool, say) -> dict:
     """Per zoo model of the study, the per-target reports: cached, or compiled now (in parallel)."""
-    code = _tree_hash("neurodeploy", "neurodeploy.backends", "neurodeploy.models")
+    code = _tree_hash("neurodeploy", "neurodeploy.backends", "neurodeploy.models", exclude=NOT_COMPILE_CODE)
     options = json.dumps({"eval_samples": request.eval_samples, "targets": list(request.targets)}, sort_keys=True)
     builds, futures = {}, {}
     for zoo in dict.fromkeys(m.zoo for m in STUDY):

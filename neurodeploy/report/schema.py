@@ -35,6 +35,10 @@ SUMMARY = {"model": (TEXT,), "targets": (LIST,), "normalized_energy_note": (TEXT
 SUMMARY_ROW = {"target": (TEXT,)}
 CODINGS = {"model": (TEXT,), "target": (TEXT,), "tolerance_points": (NUMBER,), "rows": (LIST,)}
 CODINGS_ROW = {"coding": (TEXT,), "T": (INTEGER,)}
+BENCHMARK = {"study": (TEXT,), "rows": (LIST,), "sweeps": (OBJECT, NULL)}
+BENCHMARK_ROW = {"number": (INTEGER,), "label": (TEXT,), "architecture": (TEXT,), "dataset": (TEXT,),
+                 "accuracy": (NUMBER, NULL), "memory_bits": (OBJECT,), "compute": (OBJECT,), "neurobench": (OBJECT,),
+                 "chips": (OBJECT,)}
 
 
 def field_problems(value, fields: dict, where: str) -> list[str]:
@@ -68,6 +72,8 @@ def _rows(report: dict, key: str, fields: dict) -> list[str]:
 def report_problems(report: dict) -> list[str]:
     """Every field of a single-target report, a ``--target all`` summary or a ``codings`` comparison that is
     missing or of the wrong kind."""
+    if "study" in report:
+        return field_problems(report, BENCHMARK, "benchmark") + _rows(report, "rows", BENCHMARK_ROW)
     if "rows" in report and "targets" not in report:
         return field_problems(report, CODINGS, "comparison") + _rows(report, "rows", CODINGS_ROW)
     if "targets" in report:
@@ -95,13 +101,14 @@ def check_report(report: dict, path: Path) -> dict:
 
 
 def load_build_report(folder: Path) -> dict:
-    """The checked report of a build folder (``report.json``) or of a ``codings`` folder (``comparison.json``);
-    the folder's files must be the ones its report lists."""
-    from neurodeploy.buildfolder import BUILD_MARKER, SWEEP_MARKER, read_report, verify_files
+    """The checked report of a build folder (``report.json``), of a ``codings`` folder (``comparison.json``) or of
+    a ``benchmark`` folder (``benchmark.json``); the folder's files must be the ones its report lists."""
+    from neurodeploy.buildfolder import BENCHMARK_MARKER, BUILD_MARKER, SWEEP_MARKER, read_report, verify_files
 
     folder = Path(folder)
-    sweep = folder.is_dir() and not (folder / BUILD_MARKER).exists() and (folder / SWEEP_MARKER).is_file()
-    marker = SWEEP_MARKER if sweep else BUILD_MARKER
+    other = folder.is_dir() and not (folder / BUILD_MARKER).exists()
+    marker = next((m for m in (SWEEP_MARKER, BENCHMARK_MARKER) if other and (folder / m).is_file()), BUILD_MARKER)
+    sweep = marker != BUILD_MARKER
     report = check_report(read_report(folder, marker), folder / marker)
     verify_files(folder, report, marker=marker)
     if not sweep and "targets" not in report:
@@ -119,7 +126,11 @@ def render_any(report: dict) -> str:
     from neurodeploy.report.codings import render_codings_text
     from neurodeploy.report.targets import render_targets_text
 
+    from neurodeploy.report.benchmark import render_benchmark_markdown
+
     try:
+        if "study" in report:
+            return render_benchmark_markdown(report)
         if "rows" in report and "targets" not in report:
             return render_codings_text(report)
         return render_targets_text(report) if "targets" in report else render_text(report)
