@@ -15,6 +15,7 @@ Models train and compile in ``jobs`` worker processes (one torch thread each).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -99,6 +100,7 @@ def _tree_hash(*packages: str, suffixes=(".py", ".yaml"), exclude: tuple[str, ..
     return digest.hexdigest()
 
 
+@functools.lru_cache(maxsize=1)  # read once per run: the checkpoints and the sweep variants both need it
 def recipe_hash() -> str:
     """What a trained checkpoint depends on: the model definitions and recipes, the spiking layers, the data sets
     and their conversions, and torch's version."""
@@ -308,7 +310,9 @@ def run_benchmark(request: BenchmarkRequest, say: Callable[[str], None] = print)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from neurodeploy import __version__
     from neurodeploy.buildfolder import BENCHMARK_MARKER, check_output, file_hashes, report_json, staged_folder
+    from neurodeploy.report import operation_costs
     from neurodeploy.report.benchmark import render_benchmark_markdown
 
     check_output(request.output)
@@ -326,15 +330,8 @@ def run_benchmark(request: BenchmarkRequest, say: Callable[[str], None] = print)
         multiprocessing.set_start_method(start_method, force=True)
     pool.shutdown()
     rows = [_study_row(m, builds[m.zoo]) for m in STUDY]
-    from neurodeploy import __version__
-
-    from neurodeploy.backends import get_backend
-
-    ref = get_backend("ref").spec
-    costs = {"mac": ref.value("operation_energy_pj.mac"), "ac": ref.value("operation_energy_pj.ac"),
-             "source": ref.source_of("operation_energy_pj.mac")}
     report = {"neurodeploy_version": __version__, "study": "papers/000 Fig. 5 (six models x MLP/CNN) on the digits",
-              "rows": rows, "sweeps": sweeps, "trained_now": trained, "operation_costs_pj": costs,
+              "rows": rows, "sweeps": sweeps, "trained_now": trained, "operation_costs": operation_costs(),
               "request": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(request).items()
                           if k != "output"},
               "definitions": "docs/metrics.md", "wall_s": round(time.perf_counter() - start, 1)}

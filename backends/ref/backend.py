@@ -16,16 +16,15 @@ def synaptic_events(g: Graph, activity) -> float:
     (neurodeploy.metrics); an analog encoding layer's inputs are not events."""
     from neurodeploy.metrics import compute
 
+    from neurodeploy.sim.evaluate import spike_outputs, spiking_nodes
+
+    trains = {v for n in spiking_nodes(g) for v in spike_outputs(n)} | {v for v, t in g.inputs.items() if t.timed}
     rows = compute(g, activity.input_activity)["layers"]
-    return float(sum(r["events"] for r in rows if r["events"] is not None and _from_spikes(g, r["input"])))
+    return float(sum(r["events"] for r in rows if r["events"] is not None and _from_spikes(g, r["input"], trains)))
 
 
-def _from_spikes(g: Graph, value: str) -> bool:
-    """Whether ``value`` carries spikes, or spikes passed through scale/pool/flatten nodes."""
-    from neurodeploy.sim.evaluate import spiking_nodes, spike_outputs
-
-    trains = {v for n in spiking_nodes(g) for v in spike_outputs(n)}
-    trains |= {name for name, t in g.inputs.items() if t.timed}
+def _from_spikes(g: Graph, value: str, trains: set[str]) -> bool:
+    """Whether ``value`` is one of the spike ``trains``, or one passed through scale/pool/flatten nodes."""
     while value not in trains:
         producer = g.producer(value)
         if producer is None or producer.op not in ("Mul", "AveragePool", "Flatten", "Reshape"):

@@ -33,15 +33,22 @@ def steps_per_inference(graph) -> int | None:
     return graph.meta.get("latency_steps", graph.meta.get("num_steps"))
 
 
+def operation_costs() -> dict:
+    """papers/003's per-operation energies (45 nm), from the reference target's spec with their source."""
+    from neurodeploy.backends import get_backend
+
+    ref = get_backend("ref").spec
+    return {"mac_pj": ref.value("operation_energy_pj.mac"), "ac_pj": ref.value("operation_energy_pj.ac"),
+            "source": ref.source_of("operation_energy_pj.mac")}
+
+
 def metrics_block(graphs: dict, results: dict, spec) -> dict:
     """papers/000 / NeuroBench / papers/003 metrics of the ANN, the float SNN and the deployed network
     (neurodeploy.metrics; definitions in docs/metrics.md)."""
     from neurodeploy.backends import get_backend
     from neurodeploy.metrics import deployed_metrics, network_metrics
 
-    ref = get_backend("ref").spec
-    costs = {"mac_pj": ref.value("operation_energy_pj.mac"), "ac_pj": ref.value("operation_energy_pj.ac"),
-             "source": ref.source_of("operation_energy_pj.mac")}
+    ref, costs = get_backend("ref").spec, operation_costs()
     block = {"definitions": "docs/metrics.md"}
     for name in ("ann", "snn"):
         if name in graphs:

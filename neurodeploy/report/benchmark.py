@@ -37,13 +37,15 @@ def _chip_text(cell: dict) -> str:
 def render_benchmark_markdown(report: dict) -> str:
     rows = report["rows"]
     targets = list(dict.fromkeys(t for r in rows for t in r["chips"]))
-    costs = report.get("operation_costs_pj") or {"mac": 4.6, "ac": 0.9}
+    from neurodeploy.report import operation_costs
+
+    costs = report.get("operation_costs") or operation_costs()
     lines = ["# neurodeploy benchmark: papers/000's six models on the digits", "",
              "Accuracy on the test split (float ANN / float SNN on the reference simulator); memory per papers/000 "
              "(32-bit values, 1-bit spikes; Ms = each sample's most spikes in one step, mean over the samples); "
              "compute per inference (Cmul, Cadd: papers/000, an SNN's analog encoding layer counted at each of its "
              "T steps; MACs, ACs: NeuroBench's effective operations); spikes of the neurons; E_ops (papers/003): "
-             f"an ANN's dense MACs x {costs['mac']} pJ, an SNN's MACs x {costs['mac']} pJ + ACs x {costs['ac']} pJ "
+             f"an ANN's dense MACs x {costs['mac_pj']} pJ, an SNN's MACs x {costs['mac_pj']} pJ + ACs x {costs['ac_pj']} pJ "
              "(45 nm). Definitions: docs/metrics.md.", "",
              markdown_table(METRIC_COLUMNS, [_metric_cells(r) for r in rows]), "",
              "## On each chip", "", "Accuracy, energy and latency per inference, cores, papers/000's memory at the "
