@@ -45,6 +45,9 @@ def main() -> int:
     t = time.perf_counter()
     mapping = map_to_cores(lowered, backend.spec)
     map_s = time.perf_counter() - t
+    t = time.perf_counter()
+    estimate = backend.estimate(lowered, _uniform_activity(lowered, rate=0.05))
+    estimate_s = time.perf_counter() - t
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"VGG16-SNN on {args.target}: {sum(m.neurons for m in mapping.layers):,} neurons, "
@@ -56,8 +59,25 @@ def main() -> int:
     print(f"  import + BN fold + rate conversion   {convert_s:6.2f} s")
     print(f"  quantize + lower ({args.calibration_samples} samples x {args.steps} steps) {lower_s:6.2f} s")
     print(f"  core mapping                         {map_s:6.2f} s   (goal <= 10 s)")
+    print(f"  energy estimate (per-core traffic)   {estimate_s:6.2f} s   ({estimate['energy_uj']:.4g} uJ, "
+          f"{estimate['messages_per_inference']:.4g} messages at a uniform 0.05 spikes per neuron and step)")
     print(f"  peak resident memory (whole process) {peak_mb:6.0f} MB (goal <= 2048 MB)")
     return 0
+
+
+def _uniform_activity(g, rate: float):
+    """Every neuron spiking ``rate`` times per step, every compartment active: a stand-in for a measured run."""
+    import numpy as np
+
+    from neurodeploy.metrics import InputActivity, synapse_inputs
+    from neurodeploy.sim.evaluate import Evaluation
+
+    steps = int(g.meta["num_steps"])
+    inputs = {v: InputActivity(np.full(g.types[v].shape, rate * steps), True) for v in synapse_inputs(g).values()}
+    lif = g.find("LoihiLIF", "LoihiVoltageReadout")
+    spikes = {n.name: rate * steps * g.types[n.outputs[0]].size for n in lif if n.op == "LoihiLIF"}
+    updates = {f"{n.name}:updates": float(steps * g.types[n.outputs[0]].size) for n in lif}
+    return Evaluation(None, np.zeros(1), 1, spikes, updates, inputs)
 
 
 if __name__ == "__main__":

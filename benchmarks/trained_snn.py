@@ -52,7 +52,7 @@ def hardware_trace() -> None:
     out = reference.run(g, feed, keep=[lif.inputs[0], lif.outputs[0]])
     attrs = resolve_attrs(OPS[lif.op], lif)
     current = out[lif.inputs[0]]
-    v = np.array([float(v[0, 0]) for v, _, _ in lif_dynamics(current, g.param_of(lif, 1), attrs, len(current),
+    v = np.array([float(v[0, 0]) for v, *_ in lif_dynamics(current, g.param_of(lif, 1), attrs, len(current),
                                                              current.shape[1:])])[:len(x)]
     spikes = np.flatnonzero(out[lif.outputs[0]][:len(x), 0, 0])
     other = ~s_chip

@@ -45,7 +45,7 @@ def _voltages(g, feed: np.ndarray, layer: str) -> np.ndarray:
     attrs = resolve_attrs(OPS[node.op], node)
     bias = g.param_of(node, 1)
     updates = lif_dynamics(current, bias, attrs, current.shape[0], current.shape[1:])
-    return np.array([float(v[0, 0]) for v, _, _ in updates])
+    return np.array([float(v[0, 0]) for v, *_ in updates])
 
 
 def test_lif_norse_reproduces_the_loihi2_hardware_trace():

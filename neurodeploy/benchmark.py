@@ -271,7 +271,8 @@ def _chip_cell(report) -> dict:
         return {"error": report}
     estimate = report["estimate"]
     return {"accuracy": report["deployed"]["accuracy"], "energy_uj": estimate.get("energy_uj"),
-            "latency_us": estimate.get("latency_us"), "cores": estimate.get("cores"),
+            "energy_range_uj": estimate.get("energy_range_uj"), "latency_us": estimate.get("latency_us"),
+            "cores": estimate.get("cores"),
             "steps": report["deployed"]["steps"], "memory_bits": report["metrics"]["deployed"]["memory"]["M_bits"]}
 
 

@@ -329,12 +329,18 @@ def cmd_targets(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from neurodeploy.run import RUNNERS, check_results_path, render_run, run_build, write_results
+    from neurodeploy.run import CHOICES, check_results_path, render_run, run_build, write_results
 
-    runners = list(RUNNERS) if args.backend == "both" else [args.backend]
+    runners = CHOICES[args.backend]
     out = args.output or args.build / f"run-{args.backend}.json"
     check_results_path(out)
-    result = run_build(args.build, runners, args.samples, say=_say)
+    if args.sanafe_network is not None:
+        from neurodeploy.errors import InputError
+
+        if args.backend != "sanafe":
+            raise InputError("--sanafe-network needs --backend sanafe")
+        check_results_path(args.sanafe_network)
+    result = run_build(args.build, runners, args.samples, say=_say, sanafe_network=args.sanafe_network)
     write_results(out, result)
     print(render_run(result))
     print(f"\nper-sample results written to {out}")
@@ -417,9 +423,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sweeps", action="store_true", help="skip the trade-off sweeps over T and the threshold")
     p.set_defaults(func=cmd_benchmark)
 
-    p = sub.add_parser("run", parents=[common], help="run a Loihi build on the golden simulator and/or Lava")
+    p = sub.add_parser("run", parents=[common], help="run a Loihi build on the golden simulator, Lava and/or SANA-FE")
     p.add_argument("build", type=_path, help="build folder written by 'compile --target loihi2' (or loihi1)")
-    p.add_argument("--backend", choices=("golden", "lava", "both"), default="both")
+    p.add_argument("--backend", choices=("golden", "lava", "both", "sanafe"), default="both",
+                   help="both = golden and Lava; sanafe = golden and SANA-FE, with SANA-FE's energy and latency beside "
+                        "neurodeploy's estimate")
+    p.add_argument("--sanafe-network", type=_path, help="with --backend sanafe: also write the SANA-FE network (YAML)")
     p.add_argument("--samples", type=_positive, default=20, help="test samples to run (default 20)")
     p.add_argument("-o", "--output", type=_path, help="JSON results (default BUILD/run-BACKEND.json)")
     p.set_defaults(func=cmd_run)

@@ -13,7 +13,8 @@ import numpy as np
 from neurodeploy.errors import InputError
 from neurodeploy.limits import MAX_STEPS
 
-RUNNERS = ("golden", "lava")
+RUNNERS = ("golden", "lava", "sanafe")
+CHOICES = {"golden": ["golden"], "lava": ["lava"], "both": ["golden", "lava"], "sanafe": ["golden", "sanafe"]}
 
 
 def _load_build(build: Path):
@@ -68,19 +69,27 @@ def _trains(g) -> dict[str, list[str]]:
     return {n.name: spike_outputs(n) if n.op in SPIKING else [n.outputs[0]] for n in g.find(*SPIKING, *READOUTS)}
 
 
-def _run_one(runner: str, g, x: np.ndarray) -> tuple[dict, float]:
+def _run_one(runner: str, g, x: np.ndarray, target: str) -> tuple[dict, float, dict | None]:
+    """Outputs of one runner, its wall time, and (SANA-FE) its own energy and time per sample."""
     from neurodeploy.ir import reference
 
     trains = _trains(g)
     keep = [v for n in g.find(*SPIKING) for v in trains[n.name]]
     start = time.perf_counter()
+    extra = None
     if runner == "golden":
         out = reference.run(g, {next(iter(g.inputs)): x}, keep)
-    else:
+    elif runner == "lava":
         from neurodeploy.backends.loihi.lava_run import run_lava
 
         out = run_lava(g, x)
-    return out, time.perf_counter() - start
+    else:
+        from neurodeploy.backends import get_backend
+        from neurodeploy.backends.loihi.sanafe_run import run_sanafe
+
+        extra = run_sanafe(g, get_backend(target).spec, x)
+        out = extra.pop("outputs")
+    return out, time.perf_counter() - start, extra
 
 
 def agreement(g, a: dict, b: dict) -> dict[str, dict]:
@@ -98,8 +107,10 @@ def agreement(g, a: dict, b: dict) -> dict[str, dict]:
     return rows
 
 
-def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
-    """Run ``samples`` test samples of the build's data set through each runner; returns the result dict."""
+def run_build(build: Path, runners: list[str], samples: int, say=print, sanafe_network: Path | None = None) -> dict:
+    """Run ``samples`` test samples of the build's data set through each runner; returns the result dict. With SANA-FE
+    among them, the result also holds its energy and latency beside neurodeploy's estimate for the same samples
+    (``sanafe_check``), and ``sanafe_network`` (a path) receives the SANA-FE network file."""
     from neurodeploy.data import fit_problems, load_dataset, spike_fit
     from neurodeploy.sim.evaluate import as_feed
 
@@ -127,10 +138,20 @@ def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
               "runners": {}, "per_sample": [{"label": None if y is None else int(y[i])} for i in range(count)]}
     trains = _trains(g)
     outputs = {}
+    if "sanafe" in runners:  # refuse what SANA-FE cannot run before any simulation starts
+        from neurodeploy.backends import get_backend
+        from neurodeploy.backends.loihi.sanafe_run import check_runnable, require_sanafe
+
+        check_runnable(g, get_backend(report["target"]).spec)
+        require_sanafe()
     for runner in runners:
         say(f"running {count} samples x {g.meta['num_steps']} steps on {runner} ...")
-        out, seconds = _run_one(runner, g, x)
+        out, seconds, extra = _run_one(runner, g, x, report["target"])
         outputs[runner] = out
+        if extra is not None:
+            from neurodeploy.sanafe_check import crosscheck
+
+            result["sanafe"] = crosscheck(g, report["target"], x, y, extra, sanafe_network)
         scores = out[readout].sum(axis=0) if g.types[readout].timed else out[readout]  # spikes: counts
         predictions = scores.reshape(count, -1).argmax(axis=1)
         spikes = {n.name: sum(out[v].reshape(out[v].shape[0], count, -1).sum(axis=(0, 2)) for v in trains[n.name])
@@ -143,7 +164,9 @@ def run_build(build: Path, runners: list[str], samples: int, say=print) -> dict:
             row[runner] = {"prediction": int(predictions[i]), "readout": scores[i].tolist(),
                            "spike_counts": {k: int(v[i]) for k, v in spikes.items()}}
     if len(outputs) == 2:
-        result["agreement"] = agreement(g, outputs["golden"], outputs["lava"])
+        other = runners[1]
+        result["compared"] = other
+        result["agreement"] = agreement(g, outputs["golden"], outputs[other])
     return result
 
 
@@ -161,5 +184,10 @@ def render_run(result: dict) -> str:
     if "agreement" in result:
         agree = [[k, f"{v['samples_identical']}/{v['samples']}", v["differing_entries"]]
                  for k, v in result["agreement"].items()]
-        lines.append("\ngolden vs lava, every step\n" + text_table(("layer", "identical samples", "differing"), agree))
+        other = result.get("compared", "lava")
+        lines.append(f"\ngolden vs {other}, every step\n" + text_table(("layer", "identical samples", "differing"), agree))
+    if "sanafe" in result:
+        from neurodeploy.sanafe_check import render_crosscheck
+
+        lines.append("\n" + render_crosscheck(result["sanafe"]))
     return "\n".join(lines)

@@ -260,22 +260,45 @@ def test_energy_hand_checked():
     g.meta["num_steps"] = 5
     from neurodeploy.metrics import InputActivity
 
-    # no input spikes; the hidden neurons spike 2, 2, 1 and 1 times
-    activity = Evaluation(None, np.zeros(1), 1, {"hidden": 6.0}, input_activity={
+    # no input spikes; the hidden neurons spike 2, 2, 1 and 1 times; 10 and 8 active updates
+    counts = {"hidden:updates": 10.0, "out:updates": 8.0}
+    activity = Evaluation(None, np.zeros(1), 1, {"hidden": 6.0}, counts, input_activity={
         "s": InputActivity(np.zeros(10), True), "h": InputActivity(np.array([2.0, 2, 1, 1]), True)})
     e = estimate_energy(g, spec, map_to_cores(g, spec), activity)
-    # 6 spikes x 2 synapses each = 12 synaptic ops; 6 neurons x 5 steps = 30 updates, 6 of them active
-    assert e["synaptic_ops_per_inference"] == 12
-    with_input = Evaluation(None, np.zeros(1), 1, {"hidden": 6.0}, input_activity={
+    # 6 spikes x 2 synapses each = 12 dense synaptic ops; one message per spike (both targets on one core), no hop
+    assert e["synaptic_ops_by_format"] == {"dense": 12, "sparse": 0, "conv": 0}
+    assert e["messages_per_inference"] == 6
+    with_input = Evaluation(None, np.zeros(1), 1, {"hidden": 6.0}, counts, input_activity={
         "s": InputActivity(np.array([1.0, 0, 2] + [0] * 7), True), "h": activity.input_activity["h"]})
     # input spikes reach their synapses on the chip too: 3 spikes x 4 = 12 more
     assert estimate_energy(g, spec, map_to_cores(g, spec), with_input)["synaptic_ops_per_inference"] == 24
-    dynamic_pj = 12 * 23.6 + 6 * 81 + 24 * 52 + 6 * (1.7 + 3.5)
-    # step: 4 neurons x 8.4 ns + 12 ops / 2 cores / 5 steps x 3.5 ns + 465 ns barrier = 502.8 ns
-    assert e["latency_us"] == pytest.approx(5 * 502.8e-3)
-    static_uj = 104e-3 * 5 * 502.8e-9 * 1e6
-    assert e["energy_breakdown_uj"]["static"] == pytest.approx(static_uj)
-    assert e["energy_uj"] == pytest.approx(dynamic_pj * 1e-6 + static_uj)
+    # 30 compartment-steps x 51.2 + 18 active x 21.6; 6 spike-outs x 69.3; 6 messages x 111 (message-in 0 pJ)
+    breakdown_pj = {"synaptic_ops": 12 * 35.5, "neuron_updates": 30 * 51.2 + 18 * 21.6, "spikes_out": 6 * 69.3,
+                    "messages": 6 * 111, "hops": 0}
+    low_pj = 12 * 23.6 + 30 * 51.2 + 18 * 21.6 + 0 + 6 * 1.7
+    high_pj = 12 * 35.5 + 30 * 52 + 18 * 29 + 6 * 69.3 + 6 * 111
+    for term, pj in breakdown_pj.items():
+        assert e["energy_breakdown_uj"][term] == pytest.approx(pj * 1e-6, abs=1e-15)
+    assert e["dynamic_energy_uj"] == pytest.approx(sum(breakdown_pj.values()) * 1e-6)
+    assert e["dynamic_energy_range_uj"] == pytest.approx([low_pj * 1e-6, high_pj * 1e-6])
+    # per step (work spread evenly: no per-step profile given): the hidden core does (20 x 6.0 + 10 x 3.7) / 5 ns of
+    # updates plus (6 x 30 + 6 x 5.1) / 5 ns of spikes and sends = 73.52 ns; the readout core (10 x 6.0 + 8 x 3.7) / 5
+    # = 17.92 ns of updates and (6 x 16 + 12 x 3.8) / 5 = 28.32 ns of synaptic work. Overlapped: 73.52 ns; serial
+    # (after its sender): 73.52 + 28.32 = 101.84 ns; nominal their mean, 87.68 ns; + 600 ns barrier (one tile)
+    assert e["step_time_us"] == pytest.approx(687.68e-3)
+    assert e["latency_us"] == pytest.approx(5 * 687.68e-3)
+    static_uj = 104e-3 * 5 * 687.68e-9 * 1e6
+    assert e["static_energy_uj"] == pytest.approx(static_uj)
+    assert e["static_energy_range_uj"][0] == pytest.approx(29e-3 * e["latency_range_us"][0] * 1e-3 * 1e3)
+    assert e["energy_uj"] == pytest.approx(sum(breakdown_pj.values()) * 1e-6 + static_uj)
+    assert e["system_energy_uj"] is None and "not modelled" in e["system_energy_note"]
+    for key in ("energy_uj", "dynamic_energy_uj", "static_energy_uj", "latency_us"):
+        low, high = e[key.replace("_uj", "_range_uj").replace("_us", "_range_us")]
+        assert low <= e[key] <= high
+    # without an active-update counter every update is charged as active, and the report says so
+    bare = Evaluation(None, np.zeros(1), 1, {"hidden": 6.0}, input_activity=activity.input_activity)
+    e = estimate_energy(g, spec, map_to_cores(g, spec), bare)
+    assert e["active_neuron_updates_per_inference"] == 30 and "not counted" in e["energy_notes"][0]
 
 
 def test_run_refuses_what_it_cannot_run(run_cli, tmp_path):
@@ -295,7 +318,7 @@ def test_netx_file_compiles_and_runs_on_golden(run_cli, tmp_path):
     out = tmp_path / "nx"
     code, stdout, stderr = run_cli("compile", NETX / "mnist_dense.net", "--target", "loihi1", "-o", out)
     assert code == 0, stderr
-    assert "seeded input" in stdout and "energy uj" in stdout and (out / "network.net").is_file()
+    assert "seeded input" in stdout and "chip energy, total uJ" in stdout and (out / "network.net").is_file()
     code, stdout, _ = run_cli("run", out, "--backend", "golden", "--samples", "3")
     assert code == 0 and "golden accuracy -" in stdout
     code, stdout, _ = run_cli("inspect", NETX / "mnist_dense.net")
@@ -326,3 +349,22 @@ def test_biased_decaying_current_becomes_its_steady_state_voltage_bias():
     assert LOIHI2.check(deployed) == []
     rows = {r["layer"]: r for r in deployed.meta["quantization"]}
     assert rows["lif2"]["bias_current_steady_state"] and not rows["lif2"].get("weights_clipped")
+
+
+def test_sanafe_export_refuses_what_it_cannot_run_listing_every_reason():
+    """Checked before SANA-FE is imported or anything runs: a Loihi 2 build and host spike inputs, both named."""
+    from neurodeploy.backends.loihi.sanafe_run import check_runnable, expressible_problems
+    from neurodeploy.errors import UnsupportedError
+
+    g = Graph([], {"s": TensorType((10,), timed=True)}, ["h"])
+    w = g.add_param("w", np.ones((4, 10), np.int64))
+    g.nodes = [Node("LoihiDense", "fc", ["s", w], ["a"], {"weight_exp": -1}),
+               Node("LoihiLIF", "hidden", ["a", g.add_param("b", np.zeros(4, np.int64))], ["h"],
+                    {"du": 4095, "dv": 100, "vth": 100})]
+    check_graph(g)
+    g.meta["num_steps"] = 5
+    with pytest.raises(UnsupportedError) as e:
+        check_runnable(g, get_backend("loihi2").spec)
+    assert "compile with --target loihi1" in str(e.value) and "spike inputs sent by the host" in str(e.value)
+    notes = expressible_problems(g)  # what SANA-FE would run but not reproduce exactly
+    assert any("hidden: decays du=4095 dv=100" in n for n in notes) and any("fc: weight_exp -1" in n for n in notes)

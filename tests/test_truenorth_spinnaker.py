@@ -147,6 +147,31 @@ def test_spinnaker_over_limit_lists_router_and_sdram():
                             "chip 0 (p1, p2, p3): synaptic matrices need 762000 bytes of SDRAM, limit 100000"]
 
 
+ENERGY_KEYS = {"energy_uj", "energy_range_uj", "dynamic_energy_uj", "dynamic_energy_range_uj", "static_energy_uj",
+               "static_energy_range_uj", "system_energy_uj", "system_energy_note", "energy_breakdown_uj",
+               "energy_breakdown_range_uj", "latency_us", "latency_range_us", "steps", "energy_basis"}
+
+
+def _assert_figures_inside_ranges(e: dict) -> None:
+    """Every figure with a range twin (energy_uj -> energy_range_uj, breakdown terms) lies inside it; unknown
+    figures (None) have no range."""
+    def twin(key: str) -> str:
+        stem, _, unit = key.rpartition("_")
+        return f"{stem}_range_{unit}"
+
+    pairs = [(k, e[k], e.get(twin(k))) for k in e
+             if k.endswith(("_uj", "_us")) and "_range_" not in k and k != "system_energy_uj"
+             and not isinstance(e[k], dict)]
+    pairs += [(k, v, e["energy_breakdown_range_uj"][k]) for k, v in e["energy_breakdown_uj"].items()]
+    assert len(pairs) >= 5
+    for name, value, spread in pairs:
+        if value is None:
+            assert spread is None, name
+            continue
+        low, high = spread
+        assert low * (1 - 1e-12) <= value <= high * (1 + 1e-12), f"{name} = {value} outside [{low}, {high}]"
+
+
 def test_spinnaker_energy_hand_checked():
     from neurodeploy.backends.spinnaker.energy import estimate_energy
 
@@ -154,14 +179,134 @@ def test_spinnaker_energy_hand_checked():
     m = spinnaker_map(g, SPINNAKER.spec)
     activity = Evaluation(None, np.zeros(1), 1, {"p1": 100.0, "p2": 50.0})
     e = estimate_energy(SPINNAKER.spec, m, activity, steps=10)
-    # 10 ms; 1 chip x 0.35 W; 6 cores x 0.034 W; 150 packets x 1 router x 1 nJ (0 hops on one chip)
-    assert e["latency_us"] == 10000
-    assert e["energy_breakdown_uj"]["idle_chips"] == pytest.approx(3500)
+    assert set(e) >= ENERGY_KEYS and e["system_energy_uj"] is None and "host" in e["system_energy_note"]
+    # 10 ms; static: 1 chip x 0.35 W (SpiNNMachine) .. 0.36 W (SpiNNFrontEndCommon)
+    assert e["latency_us"] == 10000 and e["latency_range_us"] == [10000, 10000]
+    assert e["static_energy_uj"] == pytest.approx(3500)
+    assert e["static_energy_range_uj"] == pytest.approx([3500, 3600])
+    # dynamic: 6 cores x 0.034 .. 0.04 W; 150 packets x 1 router x 1.0 nJ (0.8 nJ low; 0 hops on one chip)
     assert e["energy_breakdown_uj"]["active_cores"] == pytest.approx(2040)
+    assert e["energy_breakdown_range_uj"]["active_cores"] == pytest.approx([2040, 2400])
     assert e["energy_breakdown_uj"]["packets"] == pytest.approx(0.15)
+    assert e["energy_breakdown_range_uj"]["packets"] == pytest.approx([0.12, 0.15])
     assert e["energy_breakdown_uj"]["synaptic_events"] is None and e["energy_unknown_terms"] == ["synaptic_events"]
+    assert e["energy_breakdown_range_uj"]["synaptic_events"] is None
+    # the totals sum the known terms
+    assert e["dynamic_energy_uj"] == pytest.approx(2040.15)
+    assert e["energy_uj"] == pytest.approx(3500 + 2040.15)
+    assert e["energy_range_uj"] == pytest.approx([3500 + 2040.12, 3600 + 2400.15])
+    assert "active core power" in e["energy_basis"] and "synaptic_events" in e["energy_notes"][0]
     # synaptic events: 100 spikes x 600 synapses each + 50 x 10
     assert e["synaptic_events_per_inference"] == pytest.approx(100 * 600 + 50 * 10)
+    _assert_figures_inside_ranges(e)
+
+
+def test_spinnaker2_energy_is_unknown_throughout():
+    from neurodeploy.backends.spinnaker.energy import estimate_energy
+
+    spec = get_backend("spinnaker2").spec
+    g = _dense_populations((4, 300, 600, 10))
+    e = estimate_energy(spec, spinnaker_map(g, spec), Evaluation(None, np.zeros(1), 1, {"p1": 100.0}), steps=10)
+    assert set(e) >= ENERGY_KEYS
+    assert all(e[k] is None for k in ("energy_uj", "energy_range_uj", "dynamic_energy_uj", "dynamic_energy_range_uj",
+                                      "static_energy_uj", "static_energy_range_uj"))
+    assert set(e["energy_breakdown_uj"].values()) == {None} and set(e["energy_breakdown_range_uj"].values()) == {None}
+    assert e["energy_unknown_terms"] == ["static", "active_cores", "packets", "synaptic_events"]
+    assert e["latency_us"] == 10000 and e["energy_basis"].startswith("unknown")
+    _assert_figures_inside_ranges(e)
+
+
+def _tn_two_layers() -> Graph:
+    """4 inputs -> 3 neurons (a) -> 2 neurons (b), as lowered TrueNorthLayers with levels over the codebook."""
+    g = Graph([], {"s": TensorType((4,), timed=True)}, ["ob"])
+
+    def layer(name, source, levels):
+        params = [g.add_param(f"{name}_{k}", np.asarray(v, np.int64)) for k, v in
+                  (("levels", levels), ("unit", [1] * len(levels)), ("threshold", [4] * len(levels)),
+                   ("leak", [0] * len(levels)))]
+        return Node("TrueNorthLayer", name, [source] + params, [f"o{name}", f"sat{name}", f"p{name}"],
+                    {"codebook": [1, -1, 3, -3]})
+
+    g.nodes = [layer("a", "s", [[2, -1, 0, 4], [1, 1, 1, 1], [0, 0, 0, -3]]), layer("b", "oa", [[1, 2, -4], [0, 3, 1]])]
+    check_graph(g)
+    g.meta["num_steps"] = 10
+    return g
+
+
+TN_ACTIVITY = Evaluation(None, np.zeros(1), 1, {"s": 40.0, "a": 30.0, "b": 5.0})
+
+
+def test_truenorth_energy_hand_checked():
+    from neurodeploy.backends.truenorth.energy import estimate_energy
+    from neurodeploy.backends.truenorth.mapping import map_to_cores
+
+    g = _tn_two_layers()
+    m = map_to_cores(g, TRUENORTH.spec)
+    # cores: a at (0, 0), its splitter at (1, 0) (3 neurons feed 3 x 4 axons of b: 4 copies), b at (2, 0)
+    assert (m.cores, m.chips, m.mean_hops) == (3, 1, {"a": 1.0})
+    e = estimate_energy(g, TRUENORTH.spec, m, TN_ACTIVITY)
+    assert set(e) >= ENERGY_KEYS
+    # crossbar bits (levels +-1, +-3: one axon type; +-2, +-4: two): a 5 + 4 + 1 = 10 over 4 inputs, b 5 + 2 = 7
+    # over 3; events = 40 x 10/4 + 30 x 7/3 + 30 spikes x 4 splitter copies = 100 + 70 + 120
+    assert e["synaptic_events_per_inference"] == pytest.approx(290)
+    assert (e["packets_per_inference"], e["hops_per_inference"]) == (pytest.approx(30 * 4 + 5), pytest.approx(120))
+    # 290 events x 2.3 pJ (range 2.26-2.63 pJ, the sweep's point pairs); the fit contains routing, so the 120 hops x
+    # 2.3 pJ only raise the high end
+    assert e["energy_breakdown_uj"]["synaptic_events"] == pytest.approx(290 * 2.3e-6)
+    assert e["energy_breakdown_range_uj"]["synaptic_events"] == pytest.approx([290 * 2.26e-6,
+                                                                               (290 * 2.63 + 120 * 2.3) * 1e-6])
+    assert e["energy_breakdown_uj"]["chip_crossings"] == 0
+    # 10 ticks of 1 ms; whole chip 64.4 mW (42-64.9 mW) x 10 ms; the 3 used cores' share: x 3 / 4096
+    assert e["latency_us"] == 10000 and e["latency_range_us"] == pytest.approx([2000, 10000])
+    assert e["static_energy_uj"] == pytest.approx(644) and e["static_energy_range_uj"] == pytest.approx([420, 649])
+    assert e["static_energy_used_cores_uj"] == pytest.approx(644 * 3 / 4096)
+    assert e["static_energy_used_cores_range_uj"] == pytest.approx([420 * 3 / 4096, 649 * 3 / 4096])
+    assert "whole chip" in e["static_accounting"] and "conservative" in e["static_accounting"]
+    assert e["energy_uj"] == pytest.approx(644 + 290 * 2.3e-6)
+    assert e["energy_range_uj"] == pytest.approx([420 + 290 * 2.26e-6, 649 + (290 * 2.63 + 120 * 2.3) * 1e-6])
+    assert e["system_energy_uj"] is None and "host" in e["system_energy_note"]
+    _assert_figures_inside_ranges(e)
+
+
+def test_truenorth_adds_no_hop_energy_on_one_chip():
+    import copy
+    from dataclasses import replace
+
+    from neurodeploy.backends.truenorth.energy import estimate_energy
+    from neurodeploy.backends.truenorth.mapping import map_to_cores
+
+    g = _tn_two_layers()
+    m = map_to_cores(g, TRUENORTH.spec)
+    values = copy.deepcopy(TRUENORTH.spec.values)
+    values["energy_pj"]["hop"], values["energy_pj_range"]["hop"] = 100.0, [100.0, 100.0]
+    base = estimate_energy(g, TRUENORTH.spec, m, TN_ACTIVITY)
+    costly_hops = estimate_energy(g, replace(TRUENORTH.spec, values=values), m, TN_ACTIVITY)
+    assert base["hops_per_inference"] > 0 and "hops" not in base["energy_breakdown_uj"]
+    # the nominal energy and the low end ignore the hop energy; only the high end uses it
+    assert costly_hops["energy_uj"] == base["energy_uj"] == pytest.approx(base["static_energy_uj"] + 290 * 2.3e-6)
+    assert costly_hops["energy_range_uj"][0] == base["energy_range_uj"][0]
+    high = base["static_energy_range_uj"][1] + (290 * 2.3 + 120 * 100) * 1e-6
+    assert costly_hops["energy_range_uj"][1] == pytest.approx(high)
+
+
+def test_truenorth_chip_crossings_pay_the_link_and_whole_chips():
+    from dataclasses import replace
+
+    from neurodeploy.backends.truenorth.energy import estimate_energy
+    from neurodeploy.backends.truenorth.mapping import map_to_cores
+
+    g = _tn_two_layers()
+    # the same cores, as if a's splitter sat on the next chip: every packet from it crosses one chip boundary
+    m = replace(map_to_cores(g, TRUENORTH.spec), chips=2, mean_chip_crossings={"a": 1.0})
+    e = estimate_energy(g, TRUENORTH.spec, m, TN_ACTIVITY)
+    # 120 packets x 832 pJ (link) .. 960 pJ (link + periphery on both chips); static: 2 whole chips
+    assert e["chip_crossings_per_inference"] == pytest.approx(120)
+    assert e["energy_breakdown_uj"]["chip_crossings"] == pytest.approx(120 * 832e-6)
+    assert e["energy_breakdown_range_uj"]["chip_crossings"] == pytest.approx([120 * 832e-6, 120 * 960e-6])
+    assert e["static_energy_uj"] == pytest.approx(2 * 644)
+    assert e["static_energy_used_cores_uj"] == pytest.approx(644 * 3 / 4096)
+    assert any("cross chips" in n for n in e["energy_notes"])
+    _assert_figures_inside_ranges(e)
 
 
 def test_normalized_energy_reproduces_sc_ttfs_table_2():
@@ -206,6 +351,8 @@ def test_compile_all_targets_and_reprint(run_cli, tmp_path):
     assert rows["truenorth"]["cores"] > 0 and rows["spinnaker1"]["energy_uj"] > 0
     assert max(r["norm_energy_truenorth"] for r in rows.values()) <= 1.0
     assert (out / "truenorth" / "mapping.json").exists() and (out / "spinnaker1" / "pynn" / "pynn_network.py").exists()
+    for target in ("truenorth", "spinnaker1", "spinnaker2"):
+        _assert_figures_inside_ranges(json.loads((out / target / "report.json").read_text())["estimate"])
     code, reprinted, _ = run_cli("report", out)
     assert code == 0 and "norm_energy_spinnaker" in reprinted and "spinnaker2" in reprinted
     code, _, err = run_cli("report", tmp_path)

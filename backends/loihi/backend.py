@@ -7,7 +7,7 @@ is the reference interpreter on those ops (bit-exact with Lava's fixed_pt models
 from __future__ import annotations
 
 from neurodeploy.backends.base import Backend
-from neurodeploy.backends.loihi.energy import estimate_energy
+from neurodeploy.backends.loihi.energy import UPDATES, estimate_energy
 from neurodeploy.backends.loihi.mapping import map_to_cores
 from neurodeploy.backends.loihi.quantize import lower_to_loihi
 from neurodeploy.ir.graph import Graph
@@ -37,8 +37,14 @@ class LoihiBackend(Backend):
         return problems + placement + map_to_cores(g, self.spec).violations
 
     def counters(self, g: Graph) -> dict[str, str]:
-        """Per-layer event outputs to sum during evaluation: 24-bit wrap-arounds and saturations."""
-        return {n.outputs[1]: n.name for n in g.find("LoihiLIF") if len(n.outputs) > 1}
+        """Per-layer event outputs to sum during evaluation: 24-bit wrap-arounds and saturations (under the layer's
+        name), and active neuron updates ('<layer>:updates', for the energy model)."""
+        out = {n.outputs[1]: n.name for n in g.find("LoihiLIF") if len(n.outputs) > 1}
+        for n in g.find("LoihiLIF", "LoihiVoltageReadout"):
+            position = 2 if n.op == "LoihiLIF" else 1
+            if len(n.outputs) > position:
+                out[n.outputs[position]] = f"{n.name}:{UPDATES}"
+        return out
 
     def artifacts(self, g: Graph, estimate: dict) -> dict:
         """The core mapping, and the lava-dl netx network (or why netx cannot hold it, e.g. residual adds)."""

@@ -158,7 +158,8 @@ class _Lowering:
         v_init = int(round(neuron.attrs.get("v_init", 0.0) * scale))
         du, dv = self.decays(neuron)
         attrs = {"du": du, "dv": dv, "vth": vth, "bias_exp": bias_exp, "v_init": v_init, "num_steps": steps}
-        outputs = list(neuron.outputs) + ([self.g.unique_name(f"{neuron.name}_overflow")] if op == "LoihiLIF" else [])
+        counters = (["overflow"] if op == "LoihiLIF" else []) + ["updates"]  # see backend.counters
+        outputs = list(neuron.outputs) + [self.g.unique_name(f"{neuron.name}_{c}") for c in counters]
         return Node(op, neuron.name, [a_in, bias], outputs, attrs)
 
     def host_layer(self, weighted: Node, neuron: Node, x: str, peak_current: float, steps: int) -> list[Node]:

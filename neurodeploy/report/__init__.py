@@ -149,11 +149,39 @@ def _headline(r: dict) -> list[tuple[str, str]]:
         rows.append(("gap to ANN", f"{r['accuracy_gap_points']:+.2f} points"))
     rows.append(("spikes per inference", f"{r['deployed']['spikes_per_inference']:.0f}"))
     rows += _metrics_rows(r)
-    rows += [(k.replace("_", " "), _cell(v)) for k, v in r["estimate"].items()
-             if k != "spikes_per_inference" and not isinstance(v, (dict, list))]
-    breakdown = r["estimate"].get("energy_breakdown_uj")
+    return rows + estimate_rows(r["estimate"])
+
+
+ESTIMATE_LABELS = {"energy_uj": "chip energy, total uJ", "dynamic_energy_uj": "chip energy, dynamic uJ",
+                   "static_energy_uj": "chip energy, static uJ", "latency_us": "latency us"}
+
+
+def _ranged(value, spread) -> str:
+    if value is None or not isinstance(spread, list) or len(spread) != 2:
+        return _cell(value)
+    return f"{_cell(value)} (range {_cell(spread[0])}-{_cell(spread[1])})"
+
+
+def estimate_rows(est: dict) -> list[tuple[str, str]]:
+    """The estimate's figures, each with its range where it has one; chip dynamic, chip static and the system (not
+    modelled, said so) on separate lines; then the breakdown and the notes."""
+    from neurodeploy.energy.ranges import range_name
+
+    ranges = {range_name(k) for k in est}
+    rows = []
+    for k, v in est.items():
+        if k in ranges or k in ("spikes_per_inference", "system_energy_note") or isinstance(v, (dict, list)):
+            continue
+        if k == "system_energy_uj":
+            note = est.get("system_energy_note")
+            rows.append(("system energy (host, I/O)", _cell(v) if v is not None else str(note)))
+            continue
+        rows.append((ESTIMATE_LABELS.get(k, k.replace("_", " ")), _ranged(v, est.get(range_name(k)))))
+    breakdown, spreads = est.get("energy_breakdown_uj"), est.get("energy_breakdown_range_uj") or {}
     if breakdown:
-        rows.append(("energy breakdown uj", ", ".join(f"{k.replace('_', ' ')} {_cell(v)}" for k, v in breakdown.items())))
+        rows.append(("chip energy breakdown uJ", ", ".join(f"{k.replace('_', ' ')} {_ranged(v, spreads.get(k))}"
+                                                            for k, v in breakdown.items())))
+    rows += [("energy note", note) for note in est.get("energy_notes", [])]
     return rows
 
 

@@ -29,6 +29,9 @@ def _chip_text(cell: dict) -> str:
         return "refused: " + (reason if len(reason) <= 140 else reason[:137] + "...") + more
     acc = "-" if cell["accuracy"] is None else f"{100 * cell['accuracy']:.2f} %"
     energy = "energy unknown" if cell["energy_uj"] is None else f"{cell['energy_uj']:.3g} µJ"
+    spread = cell.get("energy_range_uj")
+    if cell["energy_uj"] is not None and spread:
+        energy += f" ({spread[0]:.3g}-{spread[1]:.3g})"
     latency = "-" if cell["latency_us"] is None else f"{cell['latency_us']:.3g} µs"
     memory = "" if cell.get("memory_bits") is None else f", {cell['memory_bits'] / 1e3:.1f} kbit"
     return f"{acc}, {energy}, {latency}, {cell['cores']} cores{memory}"

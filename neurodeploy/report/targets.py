@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from neurodeploy.report import markdown_table, text_table
 
-COLUMNS = ("target", "accuracy_pct", "gap_points", "cores", "chips", "energy_uj", "energy_main_terms_uj",
-           "latency_us", "steps", "spikes_per_inference", "norm_energy_truenorth", "norm_energy_spinnaker")
+COLUMNS = ("target", "accuracy_pct", "gap_points", "cores", "chips", "energy_uj", "energy_range_uj", "static_energy_uj",
+           "energy_main_terms_uj", "latency_us", "latency_range_us", "steps", "spikes_per_inference",
+           "norm_energy_truenorth", "norm_energy_spinnaker")
 
 
 def _main_terms(breakdown: dict | None) -> str:
@@ -25,10 +26,11 @@ def _row(target: str, report: dict | str) -> dict:
         "accuracy_pct": None if deployed["accuracy"] is None else 100 * deployed["accuracy"],
         "gap_points": report["accuracy_gap_points"],
         "cores": est.get("cores"), "chips": est.get("chips"),
-        "energy_uj": est.get("energy_uj"), "energy_breakdown_uj": est.get("energy_breakdown_uj"),
+        "energy_uj": est.get("energy_uj"), "energy_range_uj": est.get("energy_range_uj"),
+        "static_energy_uj": est.get("static_energy_uj"), "energy_breakdown_uj": est.get("energy_breakdown_uj"),
         "energy_main_terms_uj": _main_terms(est.get("energy_breakdown_uj")),
         "energy_basis": est.get("energy_basis"),
-        "latency_us": est.get("latency_us"), "steps": deployed["steps"],
+        "latency_us": est.get("latency_us"), "latency_range_us": est.get("latency_range_us"), "steps": deployed["steps"],
         "spikes_per_inference": deployed["spikes_per_inference"],
     }
 
@@ -53,8 +55,15 @@ def summary_report(request, reports: dict[str, dict | str]) -> dict:
             "normalized_energy_note": "E = E_i N/N_max + E_l L/L_max over the rows (papers/001 eq. 25); unitless"}
 
 
+def _span(value):
+    """A [low, high] range as one table cell."""
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+        return "-".join(f"{v:.3g}" for v in value)
+    return value
+
+
 def _cells(summary: dict) -> list[list]:
-    return [[r.get(c) if "error" not in r or c == "target" else ("error" if c == "accuracy_pct" else None)
+    return [[_span(r.get(c)) if "error" not in r or c == "target" else ("error" if c == "accuracy_pct" else None)
              for c in COLUMNS] for r in summary["targets"]]
 
 

@@ -92,6 +92,7 @@ class Evaluation:
     max_spikes_per_step: float | None = None  # mean over samples of the most neuron spikes in one step
     num_steps: int | None = None  # time steps the run took (a spiking graph)
     worst_spikes_per_step: float | None = None  # the largest of those per-sample peaks
+    spikes_per_step: dict[str, list[float]] = field(default_factory=dict)  # layer -> mean spikes at each step
 
     @property
     def spikes_per_inference(self) -> float:
@@ -187,12 +188,16 @@ def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable |
                          "samples (are its weights, biases or inputs far too large?)")
     predictions = scores.argmax(axis=1)
     spikes: dict[str, float] = {}
+    per_step: dict[str, np.ndarray] = {}
     for v, layer in spiking.items():
         spikes[layer] = spikes.get(layer, 0.0) + float(out[(v, "steps")].sum(axis=1).mean())
+        profile = out[(v, "steps")].mean(axis=0)
+        per_step[layer] = per_step[layer] + profile if layer in per_step and len(per_step[layer]) == len(profile) \
+            else profile
     counts = {counters[v]: float(out[(v, "count")].mean()) for v in counters}
     accuracy = None if y is None else float((predictions == y).mean())
     steps = {out[(v, "steps")].shape[1] for v in spiking}
     mean_peak, worst_peak = _peak_spikes_per_step(out, neuron_trains)
     return Evaluation(accuracy, predictions, samples, spikes, counts,
                       {v: a.result(samples) for v, a in activity.items()}, mean_peak,
-                      max(steps) if steps else None, worst_peak)
+                      max(steps) if steps else None, worst_peak, {k: v.tolist() for k, v in per_step.items()})

@@ -106,7 +106,11 @@ def _recurrent_current(w_rec: np.ndarray, fired: np.ndarray, exponent: int) -> n
 
 def lif_dynamics(a_in: np.ndarray | None, bias: np.ndarray, attrs: dict, steps: int, batch_shape: tuple,
                  w_rec: np.ndarray | None = None):
-    """Yield (v after update, spikes, overflow events or None) per step of Lava's fixed-point LIF.
+    """Yield (v after update, spikes, overflow events or None, active) per step of Lava's fixed-point LIF.
+
+    ``active`` marks the compartments whose update did work: state not zero before the step (u after its decay, or
+    v), an input current, or a bias acting. Silicon and SANA-FE charge those an active update, the rest an inactive
+    one (Davies 2018 Table 2; SANA-FE's LIF soma), so the energy model counts them.
 
     State is int32 when the input cannot push a sum past 2^31 (|a| < 2^24), else int64; decays that are not
     trivial always multiply in int64. ``w_rec`` adds the recurrent Dense's current of the previous step's spikes.
@@ -118,12 +122,19 @@ def lif_dynamics(a_in: np.ndarray | None, bias: np.ndarray, attrs: dict, steps: 
     effective_bias = _shift(np.asarray(bias, np.int64), attrs["bias_exp"]).astype(dtype)
     vth = attrs["vth"] << THRESHOLD_SHIFT
     fired = np.zeros(batch_shape, bool)
+    biased = np.broadcast_to(effective_bias != 0, batch_shape)
     for t in range(steps):
         u = _decay(u, DECAY_UNITY - (attrs["du"] + CURRENT_DECAY_OFFSET))
+        active = (u != 0) | (v != 0)
+        if t >= attrs["bias_start"]:
+            active |= biased
         if a_in is not None:
+            active |= a_in[t] != 0
             u = u + (a_in[t].astype(dtype, copy=False) << ACTIVATION_SHIFT)
         if w_rec is not None:
-            u = u + (_recurrent_current(w_rec, fired, attrs["rec_weight_exp"]).reshape(batch_shape) << ACTIVATION_SHIFT)
+            recurrent = _recurrent_current(w_rec, fired, attrs["rec_weight_exp"]).reshape(batch_shape)
+            active |= recurrent != 0
+            u = u + (recurrent << ACTIVATION_SHIFT)
         high, low = u > STATE_LIMIT, u <= -STATE_LIMIT
         wrapped = high.any() or low.any()
         if wrapped:  # 24-bit wrap-around of the current
@@ -137,7 +148,7 @@ def lif_dynamics(a_in: np.ndarray | None, bias: np.ndarray, attrs: dict, steps: 
         if saturated:
             np.clip(v, -STATE_LIMIT + 1, STATE_LIMIT - 1, out=v)
         fired = v > vth
-        yield v, fired, ((high | low).astype(np.int32) + clipped) if wrapped or saturated else None
+        yield v, fired, ((high | low).astype(np.int32) + clipped) if wrapped or saturated else None, active
         v[fired] = 0
 
 
@@ -178,28 +189,30 @@ def _run_lif(args, attrs, record):
 def _lif_ref(args, attrs):
     def record(updates, steps, shape):
         fired_steps = np.zeros((steps,) + shape, bool)
-        events = np.zeros(shape, np.int64)
-        for t, (_, fired, overflow) in enumerate(updates):
+        events, updated = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+        for t, (_, fired, overflow, active) in enumerate(updates):
             fired_steps[t] = fired
+            updated += active
             if overflow is not None:
                 events += overflow
-        return [fired_steps.astype(np.float32), events]
+        return [fired_steps.astype(np.float32), events, updated]
 
     return _run_lif(args, attrs, record)
 
 
 def _readout_ref(args, attrs):
     def record(updates, steps, shape):  # the voltage after the last step (after its reset, as Lava reads it)
-        v = np.zeros(shape, np.int64)
-        for v, _, _ in updates:
-            pass
-        return [v.astype(np.float32)]
+        v, updated = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+        for v, _, _, active in updates:
+            updated += active
+        return [v.astype(np.float32), updated]
 
     return _run_lif(args, attrs, record)
 
 
 def _readout_infer(node, types, params, attrs):
-    return [TensorType(_lif_inputs(node, types, params, attrs), "float32")]
+    shape = _lif_inputs(node, types, params, attrs)
+    return [TensorType(shape, "float32")] + [TensorType(shape, "int64")] * (len(node.outputs) - 1)
 
 
 _LIF_ATTRS = {
@@ -234,17 +247,19 @@ LOIHI_CONV = OpDef(
 )
 LOIHI_LIF = OpDef(
     "LoihiLIF", "neuron", (2, 3), _lif_infer, _lif_ref, attrs={**_LIF_ATTRS, **_LIF_ONLY_ATTRS}, domain=NEURO_DOMAIN,
-    n_outputs=(1, 2), param_inputs=(2,),
+    n_outputs=(1, 3), param_inputs=(2,),
     doc="Lava LIF (bit-accurate). Inputs: current a [T, N, ...] (or '' for a bias-driven layer), integer "
         "bias_mant (per-neuron parameter, or per-sample activation [N, ...] computed on the host), and optionally "
         "integer recurrent weights [n, n] (a Dense from its own spikes, one step late). Outputs: spikes, and "
         "optionally the count "
-        "of 24-bit current wrap-arounds plus voltage saturations per neuron and sample.",
+        "of 24-bit current wrap-arounds plus voltage saturations per neuron and sample, and the count of its active "
+        "updates (steps with non-zero state, input or bias; see lif_dynamics).",
 )
 LOIHI_VOLTAGE_READOUT = OpDef(
     "LoihiVoltageReadout", "readout", (2, 2), _readout_infer, _readout_ref, attrs=dict(_LIF_ATTRS),
-    domain=NEURO_DOMAIN,
-    doc="A LoihiLIF whose voltage after the last step is read out (vth at its maximum, so it does not spike).",
+    domain=NEURO_DOMAIN, n_outputs=(1, 2),
+    doc="A LoihiLIF whose voltage after the last step is read out (vth at its maximum, so it does not spike); "
+        "optionally also the count of its active updates per neuron and sample.",
 )
 
 LOIHI_OPS = [LOIHI_DENSE, LOIHI_CONV, LOIHI_LIF, LOIHI_VOLTAGE_READOUT]
