@@ -1612,15 +1612,15 @@ def cases_options(onnx_paths: dict):
     # --target all
     opt("all_ttfs", ["--target", "all", "--coding", "ttfs", "--finetune-epochs", "0"], "nonzero-once",
         "--target all --coding ttfs: some targets refuse; exit non-zero, each error once", timeout=180,
-        resp="compile.py")
-    opt("all_valid", ["--target", "all"], "ok", "--target all on digits_mlp", timeout=180, resp="compile.py")
+        resp="pipeline.py")
+    opt("all_valid", ["--target", "all"], "ok", "--target all on digits_mlp", timeout=180, resp="pipeline.py")
     opt("all_bad_model", ["--target", "all", "--dataset", "digits"], "refuse", "--target all with a NaN-weight ONNX",
-        model=str(onnx_paths["nan_weight"]), resp="compile.py", timeout=180)
+        model=str(onnx_paths["nan_weight"]), resp="pipeline.py", timeout=180)
     opt("all_bad_model_over_build", ["--target", "all", "--dataset", "digits"], "refuse",
         "--target all with a NaN-weight ONNX over an existing good build: the build must survive",
-        model=str(onnx_paths["nan_weight"]), resp="compile.py", timeout=180, prep=mk_build_then_bad)
+        model=str(onnx_paths["nan_weight"]), resp="pipeline.py", timeout=180, prep=mk_build_then_bad)
     opt("all_o_under_file", ["--target", "all", "-o", "{CASE}/afile/x"], out=False, prep=mkfile,
-        desc="--target all -o under a regular file", resp="compile.py")
+        desc="--target all -o under a regular file", resp="pipeline.py")
     # debug / version / help
     case("opt.debug_before", ["--debug", "compile", "nosuchmodel", "-o", "{OUT}"], "debug-raise",
          "--debug before the sub-command on a bad model", resp="cli.py")

@@ -23,7 +23,7 @@ def _quiet(_):
 
 
 def digits_snn(work: Path) -> None:
-    from neurodeploy.compile import CompileRequest, compile_model
+    from neurodeploy.pipeline import CompileRequest, compile_model
     from neurodeploy.models.train_digits import train
 
     start = time.perf_counter()
@@ -63,7 +63,7 @@ def hardware_trace() -> None:
 
 
 def chips(work: Path) -> None:
-    from neurodeploy.compile import CompileRequest, compile_model
+    from neurodeploy.pipeline import CompileRequest, compile_model
 
     for target in ("loihi2", "spinnaker1", "truenorth"):
         report = compile_model(CompileRequest(model=str(NIR_FILES / "cnn_sinabs.nir"), output=work / f"cnn_{target}",
@@ -75,7 +75,7 @@ def chips(work: Path) -> None:
 
 
 def golden_vs_lava(work: Path, samples: int) -> None:
-    from neurodeploy.compile import CompileRequest, compile_model
+    from neurodeploy.pipeline import CompileRequest, compile_model
     from neurodeploy.run import run_build
 
     for name, steps in (("braille_noDelay_bias_zero", None), ("braille_noDelay_noBias_subtract", None),

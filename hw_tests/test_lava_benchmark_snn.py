@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from neurodeploy.compile import CompileRequest, compile_model
+from neurodeploy.pipeline import CompileRequest, compile_model
 from neurodeploy.run import run_build
 
 pytestmark = pytest.mark.lava

@@ -12,7 +12,7 @@ import pytest
 import torch
 from test_nir import NIR_FILES, SNNTORCH, box, lin, norse_export
 
-from neurodeploy.compile import CompileRequest, compile_model
+from neurodeploy.pipeline import CompileRequest, compile_model
 from neurodeploy.run import run_build
 
 pytestmark = pytest.mark.lava

@@ -7,3 +7,12 @@ Nothing heavy is imported here, so ``neurodeploy --help`` stays fast.
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``neurodeploy.compile`` and ``neurodeploy.CompileResult`` (neurodeploy.api), imported on first use."""
+    if name in ("compile", "CompileResult"):
+        from neurodeploy import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'neurodeploy' has no attribute '{name}'")

@@ -149,7 +149,7 @@ def compile_model_everywhere(zoo: str, checkpoint: str, output: str, eval_sample
     to ``cache`` atomically when given)."""
     import torch
 
-    from neurodeploy.compile import CompileRequest, compile_all, compile_model
+    from neurodeploy.pipeline import CompileRequest, compile_all, compile_model
 
     torch.set_num_threads(1)
     start = time.perf_counter()

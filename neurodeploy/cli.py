@@ -119,13 +119,16 @@ def _shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+_QUIET = False  # --quiet: no step lines and no progress bars on stderr (errors still print)
+
+
 def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    if not _QUIET:
+        print(message, file=sys.stderr, flush=True)
 
 
 NIR_OPTIONS = ("dt", "integration")  # and --reset, which a NIR file's neurons take instead of conversion
-CONVERSION_OPTIONS = {"steps": "num_steps", "percentile": "percentile", "encoding": "encoding", "maxpool": "maxpool",
-                      "v_init": "v_init", "reset": "reset", "coding": "coding", "finetune_epochs": "finetune_epochs"}
+from neurodeploy.api import CONVERSION_OPTIONS  # noqa: E402  (the Python API's option names are the CLI's)
 
 
 def _flag(dest: str) -> str:
@@ -177,41 +180,37 @@ def _refuse_ignored_options(args, model: str) -> None:
 
 
 def cmd_compile(args) -> int:
-    from neurodeploy.compile import CompileRequest, compile_model
+    """``neurodeploy compile``: the Python API's compile (neurodeploy.api) with the command line's options."""
+    from neurodeploy.api import compile as compile_model
     from neurodeploy.models import DEFAULT_MODEL
     from neurodeploy.report import render_text
+    from neurodeploy.report.targets import render_targets_text
 
     model = args.model or DEFAULT_MODEL
     _refuse_ignored_options(args, model)
     target = args.target or ("loihi2" if Path(model).suffix == ".net" else "ref")
-    options = {field: getattr(args, dest) for dest, field in CONVERSION_OPTIONS.items()}
-    conversion = {k: v for k, v in options.items() if v is not None}  # unset: the target's or the default
+    options = {name: getattr(args, name) for name in CONVERSION_OPTIONS}  # unset: the target's or the default
     snn_import = {}
     if Path(model).suffix == ".nir":
         snn_import = {k: getattr(args, k) for k in (*NIR_OPTIONS, "reset") if getattr(args, k) is not None}
-        conversion.pop("reset", None)
-    request = CompileRequest(
-        model=model, output=args.output or Path("build") / Path(model).stem, target=target,
-        definition=args.definition, input_shape=args.input_shape, dataset=args.dataset,
-        calibration_samples=args.calibration_samples or CompileRequest.calibration_samples,
-        eval_samples=args.eval_samples, conversion=conversion, snn_import=snn_import)
+        options.pop("reset", None)
+    output = args.output or Path("build") / Path(model).stem
+    result = compile_model(model, data=args.dataset, target=target, output=output, input_shape=args.input_shape,
+                           definition=args.definition, eval_samples=args.eval_samples,
+                           calibration_samples=args.calibration_samples, snn_import=snn_import, say=_say,
+                           **options)
     if target == "all":
-        from neurodeploy.compile import compile_all
-        from neurodeploy.report.targets import render_targets_text
-
-        summary = compile_all(request, say=_say)
-        print(render_targets_text(summary))
-        print(f"\nbuilds written to {request.output}/<target>/ and the table to {request.output}/report.json")
-        failed = summary["failed_targets"]
+        print(render_targets_text(result.report))
+        print(f"\nbuilds written to {output}/<target>/ and the table to {output}/report.json")
+        failed = result.report["failed_targets"]
         if failed:
-            _say(f"error: {len(failed)} of {len(summary['targets'])} targets failed ({', '.join(failed)}); "
+            _say(f"error: {len(failed)} of {len(result.report['targets'])} targets failed ({', '.join(failed)}); "
                  "their errors are listed above")
             return EXIT_USER_ERROR
         return 0
-    report = compile_model(request, say=_say)
-    print(render_text(report))
-    files = ", ".join(sorted(p.name for p in request.output.iterdir()))
-    print(f"\nbuild written to {request.output}/ ({files})")
+    print(render_text(result.report))
+    files = ", ".join(sorted(p.name for p in output.iterdir()))
+    print(f"\nbuild written to {output}/ ({files})")
     return 0
 
 
@@ -226,7 +225,7 @@ def _windows(text: str) -> tuple[int, ...]:
 
 
 def cmd_codings(args) -> int:
-    from neurodeploy.compile import CompileRequest
+    from neurodeploy.pipeline import CompileRequest
     from neurodeploy.models import DEFAULT_MODEL
     from neurodeploy.report.codings import DEFAULT_SWEEPS, compare_codings, render_codings_text
 
@@ -357,9 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
     # both work (a plain default would reset what the main parser had set)
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
+    common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no step lines or progress bars on stderr (bars only show on a terminal anyway)")
     parser = _Parser(prog="neurodeploy",
                                      description="Deploy PyTorch/ONNX networks onto neuromorphic chips.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--quiet", action="store_true", help="no step lines or progress bars on stderr")
     parser.add_argument("--version", action="version", version=f"neurodeploy {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -467,6 +469,11 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, --version and option errors (already printed) end here, in-process too
         return e.code if isinstance(e.code, int) else EXIT_USER_ERROR
+    global _QUIET
+    from neurodeploy import progress
+
+    _QUIET = args.quiet
+    progress.enable(sys.stderr.isatty() and not args.quiet)  # bars on a terminal only, never into logs or pipes
     in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:

@@ -104,6 +104,13 @@ def load_npz_dataset(path: Path) -> Dataset:
             arrays = {k: f[k] for k in f.files}
     except Exception as e:  # zip/pickle/format errors all mean the file is unusable
         raise InputError(f"{path}: cannot read as .npz data set ({type(e).__name__}: {e})") from None
+    return dataset_from_arrays(arrays, path.stem, str(path))
+
+
+def dataset_from_arrays(arrays: dict, name: str = "arrays", where: str = "data") -> Dataset:
+    """A data set from arrays x_train, y_train, x_test, y_test (a file's or the caller's), with the same checks as a
+    file: keys, element types, shapes, values and labels, all problems at once."""
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
     problems = [f"missing array '{k}'" for k in _NPZ_KEYS if k not in arrays]
     if not problems:
         problems = _split_problems(arrays, "train") + _split_problems(arrays, "test")
@@ -111,8 +118,8 @@ def load_npz_dataset(path: Path) -> Dataset:
             problems.append(f"x_train and x_test have different per-sample shapes ({list(arrays['x_train'].shape[1:])}"
                             f" and {list(arrays['x_test'].shape[1:])})")
     if problems:
-        raise InputError(f"{path}: not a usable data set", problems)
-    return Dataset(path.stem, *(arrays[k].astype(np.float32 if k[0] == "x" else np.int64) for k in _NPZ_KEYS))
+        raise InputError(f"{where}: not a usable data set", problems)
+    return Dataset(name, *(arrays[k].astype(np.float32 if k[0] == "x" else np.int64) for k in _NPZ_KEYS))
 
 
 def fit_problems(dataset: Dataset, input_name: str, input_shape: tuple[int, ...], num_outputs: int) -> list[str]:

@@ -141,7 +141,7 @@ def test_target_all_exits_non_zero_and_names_each_error_once(run_cli, tmp_path):
 
 
 def test_steps_that_do_not_fit_in_memory_are_refused_with_the_need(run_cli, tmp_path, monkeypatch):
-    import neurodeploy.compile as driver
+    import neurodeploy.pipeline as driver
 
     monkeypatch.setattr(driver, "available_memory_bytes", lambda: 2**30)
     out = tmp_path / "o"

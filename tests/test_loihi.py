@@ -13,7 +13,7 @@ from neurodeploy.backends import get_backend
 from neurodeploy.passes.fold_pooling import fold_average_pool
 from neurodeploy.backends.loihi.mapping import map_to_cores
 from neurodeploy.backends.loihi.quantize import LoihiNumerics, quantize_weights
-from neurodeploy.compile import check_activity
+from neurodeploy.pipeline import check_activity
 from neurodeploy.errors import UnsupportedError
 from neurodeploy.frontend import load_model
 from neurodeploy.ir import reference

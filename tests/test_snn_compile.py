@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from helpers import recurrent_snn, spike_trains
 
-from neurodeploy.compile import CompileRequest, compile_model
+from neurodeploy.pipeline import CompileRequest, compile_model
 from neurodeploy.data import Dataset
 from neurodeploy.errors import InputError
 from neurodeploy.frontend import LoadedModel

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from test_nir import norse_steps
 
-from neurodeploy.compile import CompileRequest, compile_model
+from neurodeploy.pipeline import CompileRequest, compile_model
 from neurodeploy.data import load_digits_dataset
 from neurodeploy.frontend.nir_import import load_nir
 from neurodeploy.frontend.onnx_import import load_onnx

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from neurodeploy.backends import get_backend
-from neurodeploy.compile import CompileRequest, compile_model
+from neurodeploy.pipeline import CompileRequest, compile_model
 from neurodeploy.errors import UnsupportedError
 from neurodeploy.frontend import load_model
 from neurodeploy.ir import reference

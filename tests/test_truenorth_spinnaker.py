@@ -388,7 +388,7 @@ def test_truenorth_threshold_beyond_its_bits_is_clipped_and_counted(digits, tmp_
 
     import torch
 
-    from neurodeploy.compile import CompileRequest, compile_model
+    from neurodeploy.pipeline import CompileRequest, compile_model
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 8), torch.nn.ReLU(), torch.nn.Linear(8, 10))

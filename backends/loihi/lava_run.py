@@ -18,6 +18,7 @@ from neurodeploy.ir import reference
 from neurodeploy.backends.loihi.mapping import NEURON_OPS
 from neurodeploy.ir.graph import Graph, Node
 from neurodeploy.passes.layers import padded_steps, upstream_of
+from neurodeploy.progress import bar
 
 
 
@@ -248,28 +249,36 @@ def run_lava(g: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
     readouts = {n.outputs[0]: [] for n in g.find("LoihiVoltageReadout")}
     any_process = next(iter(net.neurons.values()))
     try:
-        for i in range(samples):
-            biases = {layer: to_lava_layout(host[value][i]) for layer, value in net.host_bias.items()}
-            if i:
-                _reset(net, biases)
-            else:  # before the first run the processes are not compiled yet: set the initial values
-                for layer, bias in biases.items():
-                    net.neurons[layer].bias_mant.init = bias.astype(np.int64)
-            for source in net.sources.values():
-                sample = x[:, i]
-                data = _spike_data(np.concatenate([sample, np.zeros((padded_steps(g),) + sample.shape[1:], sample.dtype)]))
-                if i:
-                    source.data.set(data)
-                else:
-                    source.data.init = data
-            _run_with_bias_starts(g, net, any_process, steps, first_run=not i)
-            for node in g.find("LoihiLIF"):
-                data = np.moveaxis(net.sinks[node.name].data.get(), -1, 0)  # [T, *lava shape]
-                spikes[node.outputs[0]].append(np.stack([from_lava_layout(d) for d in data]))
-            for node in g.find("LoihiVoltageReadout"):
-                readouts[node.outputs[0]].append(from_lava_layout(net.neurons[node.name].v.get()))
+        with bar(samples, "Lava") as progress:
+            for i in range(samples):
+                _run_sample(g, net, any_process, host, x, i, steps, spikes, readouts)
+                progress.update()
     finally:
         any_process.stop()
     out = {v: np.stack(s, axis=1).astype(np.float32) for v, s in spikes.items()}
     out.update({v: np.stack(r).astype(np.float32) for v, r in readouts.items()})
     return out
+
+
+def _run_sample(g: Graph, net: LavaNetwork, any_process, host: dict, x: np.ndarray, i: int, steps: int,
+                spikes: dict, readouts: dict) -> None:
+    """Reset the network to sample ``i`` (biases, input spikes), run it, and append what the sinks recorded."""
+    biases = {layer: to_lava_layout(host[value][i]) for layer, value in net.host_bias.items()}
+    if i:
+        _reset(net, biases)
+    else:  # before the first run the processes are not compiled yet: set the initial values
+        for layer, bias in biases.items():
+            net.neurons[layer].bias_mant.init = bias.astype(np.int64)
+    for source in net.sources.values():
+        sample = x[:, i]
+        data = _spike_data(np.concatenate([sample, np.zeros((padded_steps(g),) + sample.shape[1:], sample.dtype)]))
+        if i:
+            source.data.set(data)
+        else:
+            source.data.init = data
+    _run_with_bias_starts(g, net, any_process, steps, first_run=not i)
+    for node in g.find("LoihiLIF"):
+        data = np.moveaxis(net.sinks[node.name].data.get(), -1, 0)  # [T, *lava shape]
+        spikes[node.outputs[0]].append(np.stack([from_lava_layout(d) for d in data]))
+    for node in g.find("LoihiVoltageReadout"):
+        readouts[node.outputs[0]].append(from_lava_layout(net.neurons[node.name].v.get()))

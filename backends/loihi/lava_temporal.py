@@ -155,8 +155,10 @@ def run_lava_temporal(g: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
     any_process = next(iter(neurons.values()))
     model = _process_classes()[1]
     config = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={p: model for p in neurons.values()})
+    from neurodeploy.progress import bar_range
+
     try:
-        for i in range(len(x)):
+        for i in bar_range(len(x), "Lava (TTFS)"):
             for name, process in neurons.items():
                 v0 = to_lava_layout(host[hosted[name]][i]).astype(np.int64) if name in hosted else initial_v[name]
                 if i == 0:  # not compiled yet: set initial values

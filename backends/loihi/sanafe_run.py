@@ -24,6 +24,7 @@ from neurodeploy.backends.loihi.connections import Synapses, connections, placem
 from neurodeploy.backends.loihi.lava_run import host_values
 from neurodeploy.backends.loihi.mapping import NEURON_OPS, map_to_cores, spike_source
 from neurodeploy.errors import UnsupportedError
+from neurodeploy.progress import bar
 from neurodeploy.ir.graph import Graph
 from neurodeploy.ir.ops.loihi import (ACTIVATION_SHIFT, CURRENT_DECAY_OFFSET, DECAY_UNITY, STATE_LIMIT,
                                       THRESHOLD_SHIFT, _shift)
@@ -212,27 +213,35 @@ def run_sanafe(g: Graph, spec, x: np.ndarray) -> dict:
     readouts = {n.outputs[0]: np.zeros((samples,) + g.types[n.outputs[0]].shape, np.float32)
                 for n in nodes.values() if n.op != "LoihiLIF"}
     energy, sim_time = [], []
-    for i in range(samples):
-        built.chip.reset()  # empties the pipeline buffers; the compartments are written below
-        for layer in built.layers:
-            size = g.types[nodes[layer].outputs[0]].size
-            _set(built, layer, "potential", np.full(size, built.initial_v[layer]))
-            if layer in built.host_bias:
-                bias = host[built.host_bias[layer]][i].reshape(-1).astype(np.int64)
-                _set(built, layer, "bias", _shift(bias, nodes[layer].attrs.get("bias_exp", 0)))
-            elif layer in built.late_bias:
-                _set(built, layer, "bias", np.zeros(size))
-        terms, seconds, trace, potentials = _run_segments(built, steps)
-        energy.append(terms)
-        sim_time.append(seconds)
-        for t, fired in enumerate(trace):
-            for address in fired:
-                layer = nodes[address.group_name]
-                flat = spikes[layer.outputs[0]][t, i].reshape(-1)
-                flat[address.neuron_offset] = 1.0
-        for layer, v in potentials.items():
-            readouts[nodes[layer].outputs[0]][i] = np.asarray(v, np.float32).reshape(readouts[nodes[layer].outputs[0]][i].shape)
+    with bar(samples, "SANA-FE") as progress:
+        for i in range(samples):
+            _run_sample(g, built, nodes, host, i, steps, spikes, readouts, energy, sim_time)
+            progress.update()
     return {"outputs": {**spikes, **readouts}, "energy_j": energy, "sim_time_s": sim_time}
+
+
+def _run_sample(g, built: SanafeNetwork, nodes: dict, host: dict, i: int, steps: int, spikes: dict, readouts: dict,
+                energy: list, sim_time: list) -> None:
+    """Write sample ``i``'s state into the chip, run it, and record its spikes, readouts, energy and time."""
+    built.chip.reset()  # empties the pipeline buffers; the compartments are written below
+    for layer in built.layers:
+        size = g.types[nodes[layer].outputs[0]].size
+        _set(built, layer, "potential", np.full(size, built.initial_v[layer]))
+        if layer in built.host_bias:
+            bias = host[built.host_bias[layer]][i].reshape(-1).astype(np.int64)
+            _set(built, layer, "bias", _shift(bias, nodes[layer].attrs.get("bias_exp", 0)))
+        elif layer in built.late_bias:
+            _set(built, layer, "bias", np.zeros(size))
+    terms, seconds, trace, potentials = _run_segments(built, steps)
+    energy.append(terms)
+    sim_time.append(seconds)
+    for t, fired in enumerate(trace):
+        for address in fired:
+            flat = spikes[nodes[address.group_name].outputs[0]][t, i].reshape(-1)
+            flat[address.neuron_offset] = 1.0
+    for layer, v in potentials.items():
+        out = readouts[nodes[layer].outputs[0]]
+        out[i] = np.asarray(v, np.float32).reshape(out[i].shape)
 
 
 def _run_segments(built: SanafeNetwork, steps: int):

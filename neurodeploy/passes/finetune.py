@@ -183,6 +183,25 @@ def _restore(model: TorchSNN, saved: list) -> None:
         p.data.copy_(value)
 
 
+
+def _train_epoch(model, x, y, cfg, optimizer, schedule, batches: int) -> None:
+    """One pass over the shuffled training samples; the decay curves are clamped back to valid tables after each
+    step."""
+    import torch
+
+    order = torch.randperm(len(x))
+    for i in range(batches):
+        idx = order[i * cfg.finetune_batch:(i + 1) * cfg.finetune_batch]
+        loss = torch.nn.functional.cross_entropy(model.forward(x[idx]), y[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        for pair in model.curves.values():
+            for curve in pair:
+                if curve is not None:
+                    curve.clamp()
+
 def finetune_thresholds(g: Graph, ctx) -> Graph:
     """Train the threshold curves and per-channel scale/shift (see the module docstring).
 
@@ -209,22 +228,15 @@ def finetune_thresholds(g: Graph, ctx) -> Graph:
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.finetune_epochs * batches)
     history = [_loss_and_accuracy(model, x, y)]
     best = (history[0][0], 0, _snapshot(model))
-    for epoch in range(1, cfg.finetune_epochs + 1):
-        order = torch.randperm(len(x))
-        for i in range(batches):
-            idx = order[i * cfg.finetune_batch:(i + 1) * cfg.finetune_batch]
-            loss = torch.nn.functional.cross_entropy(model.forward(x[idx]), y[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            for pair in model.curves.values():
-                for curve in pair:
-                    if curve is not None:
-                        curve.clamp()
-        history.append(_loss_and_accuracy(model, x, y))
-        if history[-1][0] < best[0]:
-            best = (history[-1][0], epoch, _snapshot(model))
+    from neurodeploy.progress import bar
+
+    with bar(cfg.finetune_epochs, "fine-tune thresholds", unit="epoch") as progress:
+        for epoch in range(1, cfg.finetune_epochs + 1):
+            _train_epoch(model, x, y, cfg, optimizer, schedule, batches)
+            history.append(_loss_and_accuracy(model, x, y))
+            if history[-1][0] < best[0]:
+                best = (history[-1][0], epoch, _snapshot(model))
+            progress.update()
     _restore(model, best[2])
     out = model.write_back()
     out.meta["finetune"] = {"epochs": cfg.finetune_epochs, "kept_epoch": best[1], "samples": len(x),

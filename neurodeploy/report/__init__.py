@@ -69,7 +69,7 @@ def build_report(name, request, conversion, spec, graphs, results, estimate, dat
     from dataclasses import asdict
 
     from neurodeploy import __version__
-    from neurodeploy.compile import request_dict
+    from neurodeploy.pipeline import request_dict
 
     deployed_graph = graphs.get("deployed", graphs.get("snn"))
     ann, snn, deployed = results.get("ann"), results.get("snn"), results["deployed"]

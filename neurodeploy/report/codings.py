@@ -53,7 +53,7 @@ def compare_codings(request, sweeps: dict[str, tuple[int, ...]], tolerance: floa
                     say: Callable[[str], None] = print) -> dict:
     """Compile ``request`` with every coding and window of ``sweeps``; write OUTPUT/comparison.json and .md."""
     from neurodeploy.buildfolder import TIMINGS_FILE, check_output, file_hashes, report_json, staged_folder
-    from neurodeploy.compile import compile_model, request_dict
+    from neurodeploy.pipeline import compile_model, request_dict
 
     check_output(request.output)
     rows, tried, timings = [], {}, {}

@@ -39,7 +39,7 @@ def summary_report(request, reports: dict[str, dict | str]) -> dict:
     """The summary dict: rows per target plus the normalized energy of every row on each chip's weights."""
     from neurodeploy import __version__
     from neurodeploy.backends import get_backend
-    from neurodeploy.compile import request_dict
+    from neurodeploy.pipeline import request_dict
     from neurodeploy.energy import chip_weights, normalized_energy
 
     rows = [_row(t, r) for t, r in reports.items()]

@@ -65,15 +65,20 @@ def run_batched(
     simulate = simulate or reference.run
     input_name, input_type = next(iter(g.inputs.items()))
     sample_axis = 1 if input_type.timed else 0  # a spike-train input is [T, N, ...]
+    from neurodeploy.progress import bar
+
     step = chunk_size(g, memory_budget)
     parts: dict[str, list[np.ndarray]] = {}
-    for start in range(0, x.shape[sample_axis], step):
-        chunk = x[:, start:start + step] if sample_axis else x[start:start + step]
-        out = simulate(g, {input_name: chunk}, keep)
-        for name, value in out.items():
-            reduced = reduce(name, value) if reduce else value
-            for key, part in (reduced.items() if isinstance(reduced, dict) else [(name, reduced)]):
-                parts.setdefault(key, []).append(part)
+    samples = x.shape[sample_axis]
+    with bar(samples, f"simulate {g.name}") as progress:
+        for start in range(0, samples, step):
+            chunk = x[:, start:start + step] if sample_axis else x[start:start + step]
+            out = simulate(g, {input_name: chunk}, keep)
+            for name, value in out.items():
+                reduced = reduce(name, value) if reduce else value
+                for key, part in (reduced.items() if isinstance(reduced, dict) else [(name, reduced)]):
+                    parts.setdefault(key, []).append(part)
+            progress.update(chunk.shape[sample_axis])
     # reduced values lead with the sample axis; unreduced timed values are [T, N, ...]
     axis = lambda name: 1 if reduce is None and name in g.types and g.types[name].timed else 0
     return {name: np.concatenate(chunks, axis=axis(name)) for name, chunks in parts.items()}

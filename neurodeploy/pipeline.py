@@ -97,25 +97,27 @@ def _require_ann(loaded) -> None:
                                "it came from (a build's ann.onnx), or a lava-dl netx .net file for a chip")
 
 
-def _import(request: CompileRequest):
+def _import(request: CompileRequest, loaded=None, dataset=None):
+    """The imported model and its data set, checked against each other. ``loaded`` / ``dataset``: a model and data
+    the caller has already (the Python API's module in memory and arrays); otherwise they are read as requested."""
     from neurodeploy.data import fit_problems, load_dataset
     from neurodeploy.frontend import load_model
 
-    loaded = load_model(request.model, request.definition, request.input_shape, request.conversion.get("num_steps"),
-                        request.snn_import)
+    loaded = loaded or load_model(request.model, request.definition, request.input_shape,
+                                  request.conversion.get("num_steps"), request.snn_import)
     if len(loaded.graph.inputs) != 1:
         raise UnsupportedError(f"{loaded.name}: models with {len(loaded.graph.inputs)} inputs are not supported")
     if len(loaded.graph.outputs) != 1:
         raise UnsupportedError(f"{loaded.name}: models with {len(loaded.graph.outputs)} outputs are not supported "
                                f"({', '.join(loaded.graph.outputs)}); a classifier has one output of class scores")
     if loaded.deployed or loaded.spiking:
-        return loaded, _spiking_dataset(loaded, request)
+        return loaded, _spiking_dataset(loaded, request, dataset)
     _require_ann(loaded)
-    dataset_name = request.dataset or loaded.dataset
+    dataset_name = request.dataset or loaded.dataset or (dataset.name if dataset is not None else None)
     if dataset_name is None:
         raise InputError(f"{request.model}: conversion needs a data set for calibration and accuracy; "
                          "give --dataset digits or --dataset FILE.npz")
-    dataset = load_dataset(dataset_name)
+    dataset = dataset or load_dataset(dataset_name)
     output = loaded.graph.outputs[0]
     scores = loaded.graph.types[output].shape  # the prediction is the argmax over the first axis
     if len(scores) != 1:
@@ -128,7 +130,7 @@ def _import(request: CompileRequest):
     return loaded, dataset
 
 
-def _spiking_dataset(loaded, request):
+def _spiking_dataset(loaded, request, given=None):
     """The data set of an SNN (trained directly, or netx), checked against its input: None when there is none
     (its activity is then measured on seeded inputs). Event data [N, T, ...] fit a spike input or replace an
     analog encoder; ``dataset.steps`` is T then."""
@@ -136,10 +138,10 @@ def _spiking_dataset(loaded, request):
 
     from neurodeploy.data import load_dataset, spike_fit
 
-    name = request.dataset or loaded.dataset
+    name = request.dataset or loaded.dataset or (given.name if given is not None else None)
     if name is None:
         return None
-    dataset = load_dataset(name)
+    dataset = given or load_dataset(name)
     g = loaded.graph
     (input_name, input_type), = g.inputs.items()
     outputs = g.types[g.outputs[0]].shape if g.outputs[0] in g.types else ()
@@ -438,7 +440,7 @@ def request_dict(request: CompileRequest) -> dict:
     return d
 
 
-def compile_all(request: CompileRequest, say: Callable[[str], None] = print) -> dict:
+def compile_all(request: CompileRequest, say: Callable[[str], None] = print, imported: tuple | None = None) -> dict:
     """Compile for every registered target into OUTPUT/<target>/ and write OUTPUT/report.json with one row per chip.
 
     A target that cannot take the model gets a row with its error instead of figures (``failed_targets`` lists
@@ -452,16 +454,20 @@ def compile_all(request: CompileRequest, say: Callable[[str], None] = print) -> 
     from neurodeploy.report.targets import render_targets_markdown, summary_report
 
     check_output(request.output)
-    imported = _import(request)  # a model or data set that cannot be read fails alike on every target: said once
+    from neurodeploy.progress import bar
+
+    imported = imported or _import(request)  # a model or data that cannot be read fails alike on every target: once
     reports: dict[str, dict | str] = {}
-    with staged_folder(request.output, say) as tmp:
+    with staged_folder(request.output, say) as tmp, bar(len(BACKENDS), "targets", unit="target") as progress:
         for target in BACKENDS:
             say(f"== {target}")
+            progress.set_postfix_str(target)
             try:
                 reports[target] = compile_model(replace(request, target=target, output=tmp / target), say, imported)
             except NeurodeployError as e:
                 reports[target] = "\n".join([e.headline] + [f"    - {p}" for p in e.problems])
                 say(f"{target}: refused (the reason is listed at the end)")
+            progress.update()
         failed = [t for t, r in reports.items() if isinstance(r, str)]
         if len(failed) == len(reports):  # nothing to show: keep whatever the path held, say why once per reason
             raise UnsupportedError(f"{request.model}: no target can take it", _grouped_errors(reports))
