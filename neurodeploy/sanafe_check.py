@@ -17,7 +17,8 @@ TERMS = {"synapse": ("synaptic_ops",), "dendrite": (), "soma": ("neuron_updates"
 
 
 def crosscheck(g, target: str, x: np.ndarray, y, sanafe: dict, network_path: Path | None = None) -> dict:
-    """The comparison table of one run (``sanafe``: run_sanafe's energy_j and sim_time_s per sample)."""
+    """The comparison table of one run (``sanafe``: run_sanafe's energy_j and sim_time_s per sample, and the network,
+    which ``network_path`` receives)."""
     from neurodeploy.backends import get_backend
     from neurodeploy.backends.loihi.sanafe_run import expressible_problems
     from neurodeploy.sim.evaluate import evaluate
@@ -41,7 +42,7 @@ def crosscheck(g, target: str, x: np.ndarray, y, sanafe: dict, network_path: Pat
            "note": "dynamic energy only (SANA-FE's Loihi description has no static power); SANA-FE's constants are "
                    "its silicon fit, the same values neurodeploy's nominal uses"}
     if network_path is not None:
-        out["network_file"] = str(_save_network(g, backend.spec, Path(network_path)))
+        out["network_file"] = str(_save_network(sanafe["network"], Path(network_path)))
     return out
 
 
@@ -58,15 +59,13 @@ def _row(term: str, ours: float, spread, theirs: float) -> dict:
             "ratio": ours / theirs if theirs else None}
 
 
-def _save_network(g, spec, path: Path) -> Path:
+def _save_network(network, path: Path) -> Path:
     """The SANA-FE network YAML, written whole or not at all."""
     import os
 
-    from neurodeploy.backends.loihi.sanafe_run import build_sanafe
-
     temporary = path.with_name(f".{path.name}.part")
     try:
-        build_sanafe(g, spec, load=False).network.save(str(temporary))
+        network.save(str(temporary))
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

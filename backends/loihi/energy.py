@@ -11,9 +11,10 @@ Events per inference (means over the evaluated samples, from the golden simulato
   between chips are counted, their link energy is not modelled (no published figure);
 * static power per chip times the run time.
 
-Latency per step: the busiest core's neuron work (accesses, updates, spike-outs, messages sent) or its synaptic
-work (messages received, synaptic ops), whichever is larger, plus the barrier: SANA-FE's silicon-fitted table by
-tiles in use on one chip, Frady 2020's measured multi-chip barrier on several. Nominal constants are the
+Latency per step: the latest core's neuron work (accesses, updates, spike-outs, messages sent) and synaptic work
+(messages received, their hops, synaptic ops), at each step of the layers' measured spike profiles, between an
+overlapped and a serial bound (``busiest_core_ns``), plus the barrier: SANA-FE's silicon-fitted table by tiles in
+use on one chip, Frady 2020's measured multi-chip barrier on several. Nominal constants are the
 silicon-fitted ones SANA-FE ships (Boyle et al., cited as such in spec.yaml); the ranges span them and Davies 2018's
 pre-silicon Table 2, so every figure has a low-high range. Host, x86 cores and I/O are not modelled (stated in
 the report).
@@ -47,11 +48,7 @@ class Traffic:
     neuron_steps: float = 0.0                               # compartments x steps
     active_updates: float = 0.0
     spikes: float = 0.0
-    messages: float = 0.0                                   # one per (spike, destination core)
-    hops_east_west: float = 0.0
-    hops_north_south: float = 0.0
     chip_crossings: float = 0.0                             # messages whose destination is on another chip
-    host_messages: float = 0.0                              # spikes the host sends into the chip
     core_layer: list[str] = field(default_factory=list)     # the layer each core holds
     core_neurons: np.ndarray | None = None                  # compartment-steps, active updates, spikes, messages sent
     core_active: np.ndarray | None = None
@@ -63,6 +60,24 @@ class Traffic:
     ops: dict = field(default_factory=dict)                 # source layer -> {format: synaptic ops per core}
     profiles: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> share of its spikes at each step
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def messages(self) -> float:
+        """Messages the cores send: one per (spike, destination core)."""
+        return float(self.core_sent.sum()) if self.core_sent is not None else 0.0
+
+    @property
+    def host_messages(self) -> float:
+        """Spike messages the host sends into the chip."""
+        return float(self.received[None].sum()) if None in self.received else 0.0
+
+    @property
+    def hops_east_west(self) -> float:
+        return float(sum(h.sum() for h in self.hops_x.values()))
+
+    @property
+    def hops_north_south(self) -> float:
+        return float(sum(h.sum() for h in self.hops_y.values()))
 
 
 def count_traffic(g: Graph, mapping, activity, spec) -> Traffic:
@@ -111,19 +126,14 @@ def _count_synapses(g, syns: list, rate: np.ndarray, source: str | None, where: 
         origin = None if source is None else where.first_core[source] + start // block
         sent = rate[start:start + len(reach)] @ reach.astype(np.float64)  # messages to each target core
         received += sent
-        if origin is None:
+        if origin is None:  # the host sends these spikes (host I/O is not modelled)
             continue
-        t.messages += float(sent.sum())
         t.core_sent[origin] += float(sent.sum())
         same_chip = where.chip[targets] == where.chip[origin]
         x = sent * np.abs(where.tile_x[targets] - where.tile_x[origin]) * same_chip
         y = sent * np.abs(where.tile_y[targets] - where.tile_y[origin]) * same_chip
         hops_x, hops_y = hops_x + x, hops_y + y
         t.chip_crossings += float(sent[~same_chip].sum())
-    t.hops_east_west += float(hops_x.sum())
-    t.hops_north_south += float(hops_y.sum())
-    if source is None:  # the host sends these spikes (host I/O is not modelled)
-        t.host_messages += float(received.sum())
     for name, values in (("received", received), ("hops_x", hops_x), ("hops_y", hops_y)):
         per_core_values = getattr(t, name).setdefault(source, np.zeros(t.cores))
         per_core_values[first:first + count] += values
@@ -155,7 +165,7 @@ def _reach(g, syns: list, sources: int, block: int, per_core: int, cores: int):
     for low in range(0, sources, per_pass):
         high = min(sources, low + per_pass)
         mark = np.zeros((high - low) * cores, bool)
-        for src, dst, _ in (block for syn in syns for block in connections(g, syn, weights=False)):
+        for src, dst, _ in (chunk for syn in syns for chunk in connections(g, syn, weights=False)):
             inside = (src >= low) & (src < high) if (low, high) != (0, sources) else slice(None)
             mark[(src[inside] - low) * cores + dst[inside] // per_core] = True
         mark = mark.reshape(high - low, cores)
@@ -184,7 +194,7 @@ def _count_neurons(g, mapping, activity, fired_per_neuron: dict, where: Placemen
         t.spikes += spikes
         t.core_neurons += np.bincount(core, minlength=t.cores) * float(t.steps)
         t.core_active += np.bincount(core, minlength=t.cores) * (active / layer.neurons)
-        t.core_fired += np.bincount(core, fired if spikes else np.zeros(layer.neurons), minlength=t.cores)
+        t.core_fired += np.bincount(core, fired, minlength=t.cores)
     if uncounted:
         t.notes.append(f"active neuron updates not counted for {', '.join(uncounted)}: all charged as active")
 
@@ -200,7 +210,8 @@ def price(t: Traffic, spec) -> dict:
         "messages": e("message_out") * t.messages + e("message_in") * (t.messages + t.host_messages),
         "hops": e("hop_east_west") * t.hops_east_west + e("hop_north_south") * t.hops_north_south,
     }
-    step_ns = busiest_core_ns(t, ts) + barrier_ns(t, spec)
+    barrier = barrier_ns(t, spec)
+    step_ns = busiest_core_ns(t, ts) + barrier
     latency_us = step_ns * t.steps / 1e3
     static_uj = spec_span(spec, "static_power_mw_per_chip") * latency_us * t.chips * 1e-3
     dynamic_uj = span_sum(breakdown_pj.values()) * 1e-6
@@ -220,7 +231,6 @@ def price(t: Traffic, spec) -> dict:
     if t.host_messages:
         notes.append(f"{t.host_messages:.0f} spike messages per inference come from the host (host I/O not modelled)")
     if t.chips > 1:
-        barrier = barrier_ns(t, spec)
         notes.append(f"{t.chips} chips: the barrier per step, {barrier.value / 1e3:g} us (range {barrier.low / 1e3:g}-"
                      f"{barrier.high / 1e3:g}), is read from Frady 2020's multi-chip measurements, not modelled")
     if notes:

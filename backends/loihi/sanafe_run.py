@@ -127,9 +127,8 @@ class SanafeNetwork:
     readouts: list[str] = field(default_factory=list)           # layers whose voltage is read (they log potentials)
 
 
-def build_sanafe(g: Graph, spec, load: bool = True) -> SanafeNetwork:
-    """The SANA-FE network of a Loihi-lowered graph on SANA-FE's bundled Loihi chip, placed as neurodeploy maps it
-    (``load`` False: the network only, e.g. to save it)."""
+def build_sanafe(g: Graph, spec) -> SanafeNetwork:
+    """The SANA-FE network of a Loihi-lowered graph, loaded on SANA-FE's bundled Loihi chip as neurodeploy maps it."""
     mapping = map_to_cores(g, spec)
     _check_runnable(g, spec, mapping)
     require_sanafe()
@@ -173,10 +172,9 @@ def build_sanafe(g: Graph, spec, load: bool = True) -> SanafeNetwork:
             w = weight * scale if exponent >= 0 else (weight * 2 ** ACTIVATION_SHIFT) / 2 ** -exponent
             groups[source].connect_neurons_sparse(groups[syn.target], {"weight": np.asarray(w, float).tolist()},
                                                   list(zip(src.tolist(), dst.tolist())))
-    if load:
-        with _quiet():
-            built.chip = sanafe.SpikingChip(arch)
-            built.chip.load(net)
+    with _quiet():
+        built.chip = sanafe.SpikingChip(arch)
+        built.chip.load(net)
     return built
 
 
@@ -202,7 +200,7 @@ def _set(built: SanafeNetwork, layer: str, attribute: str, values) -> None:
 
 def run_sanafe(g: Graph, spec, x: np.ndarray) -> dict:
     """Run every sample of ``x`` through SANA-FE: spikes per LoihiLIF output [T, N, *shape], readout voltages [N,
-    *shape], and per sample SANA-FE's energy by term (J) and simulated time (s)."""
+    *shape], per sample SANA-FE's energy by term (J) and simulated time (s), and the SANA-FE network it ran."""
     steps = int(g.meta["num_steps"])
     built = build_sanafe(g, spec)
     host = host_values(g, sorted(set(built.host_bias.values())), x)
@@ -217,7 +215,7 @@ def run_sanafe(g: Graph, spec, x: np.ndarray) -> dict:
         for i in range(samples):
             _run_sample(g, built, nodes, host, i, steps, spikes, readouts, energy, sim_time)
             progress.update()
-    return {"outputs": {**spikes, **readouts}, "energy_j": energy, "sim_time_s": sim_time}
+    return {"outputs": {**spikes, **readouts}, "energy_j": energy, "sim_time_s": sim_time, "network": built.network}
 
 
 def _run_sample(g, built: SanafeNetwork, nodes: dict, host: dict, i: int, steps: int, spikes: dict, readouts: dict,

@@ -62,7 +62,6 @@ def _knn_traffic(p: dict, input_spikes: float, active_share: float):
     t.synaptic_ops["dense"] = input_spikes * p["patterns"]
     t.neuron_steps = p["patterns"] * p["steps"]
     t.active_updates = t.neuron_steps * active_share
-    t.host_messages = input_spikes * cores
     t.core_layer = ["patterns"] * cores
     t.core_neurons = np.full(cores, per_core * p["steps"])
     t.core_active = t.core_neurons * active_share
