@@ -331,12 +331,13 @@ def _swap_in(tmp: Path, out: Path, say: Callable[[str], None] | None) -> None:
 
 # --------------------------------------------------------------------------------------- write and read back
 
-def write_file(out: Path, text: str) -> None:
-    """Write one file (e.g. results of 'run') whole or not at all: a temporary renamed over ``out`` under the
-    writer lock of its path, after removing what a killed writer left."""
+def write_file(out: Path, content: str | Callable[[Path], None]) -> None:
+    """Write one file (e.g. results of 'run') whole or not at all: ``content`` (text, or a function writing the path it
+    is given) goes to a temporary renamed over ``out`` under the writer lock of its path, after removing what a
+    killed writer left; missing parent folders are created."""
     with _staging(out, None) as (out, tmp):
         try:
-            tmp.write_text(text)
+            tmp.write_text(content) if isinstance(content, str) else content(tmp)
             os.replace(tmp, out)
         except OSError as e:
             raise InputError(f"cannot write {out} ({e.strerror or e})") from None

@@ -60,16 +60,18 @@ def _row(term: str, ours: float, spread, theirs: float) -> dict:
 
 
 def _save_network(network, path: Path) -> Path:
-    """The SANA-FE network YAML, written whole or not at all."""
-    import os
+    """The SANA-FE network YAML, written whole or not at all (neurodeploy.buildfolder.write_file)."""
+    from neurodeploy.buildfolder import write_file
+    from neurodeploy.errors import InputError
 
-    temporary = path.with_name(f".{path.name}.part")
-    try:
-        network.save(str(temporary))
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    def save(tmp: Path) -> None:
+        try:
+            network.save(str(tmp))
+        except RuntimeError as e:  # SANA-FE reports a failed write as a RuntimeError
+            raise InputError(f"cannot write the SANA-FE network {path}: {e}") from None
+
+    write_file(path, save)
+    return Path(path)
 
 
 def render_crosscheck(check: dict) -> str:

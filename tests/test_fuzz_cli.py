@@ -31,7 +31,8 @@ OTHER_COMMANDS = [
     ("codings", "--sc-ttfs-steps", "4,-1"), ("codings", "--tolerance", "-1"), ("codings", "--tolerance", "nan"),
     ("codings", "--tolerance", "101"), ("codings", "--codings", "morse"), ("codings", "--eval-samples", "0"),
     ("codings", "--finetune-epochs", "-3"), ("run", "--samples", "0"), ("run", "--samples", "-5"),
-    ("run", "--samples", "x"), ("run", "--backend", "fpga"),
+    ("run", "--samples", "x"), ("run", "--backend", "fpga"), ("run", "--backend", ""),
+    ("run", "--sanafe-network", ""),
 ]
 
 
@@ -69,6 +70,7 @@ def test_bad_options_of_the_other_commands(run_cli, tmp_path, command, option, v
     (["inspect", "notes.txt"], "inspect reads"),
     (["report", "nowhere"], "no such build folder"),
     (["run", "nowhere"], "no such build folder"),
+    (["run", "nowhere", "--backend", "sanafe"], "no such build folder"),
 ])
 def test_bad_names_and_paths(run_cli, tmp_path, monkeypatch, argv, fragment):
     monkeypatch.chdir(tmp_path)

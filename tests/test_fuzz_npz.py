@@ -125,3 +125,21 @@ def test_data_set_paths_that_are_not_files(run_cli, tmp_path):
                               (tmp_path / "absent.npz", "no such data set file")):
         result = run_cli("compile", "digits_mlp", "--dataset", dataset, "-o", tmp_path / "out", *COMPILE)
         assert_clean_failure(result, tmp_path / "out", fragment)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_mutated_arrays_given_to_the_python_api(tmp_path, arrays, seed):
+    """The same mutations as data held in memory (neurodeploy.compile(data=dict)): refused with a neurodeploy error
+    naming the array, no build folder, or compiled."""
+    import neurodeploy
+    from neurodeploy.errors import NeurodeployError
+
+    out = tmp_path / "out"
+    try:
+        result = neurodeploy.compile("digits_mlp", data=_mutated(arrays, np.random.default_rng(seed)), output=out,
+                                     steps=4, eval_samples=10, calibration_samples=64)
+    except NeurodeployError as e:
+        assert not out.exists()
+        assert any(k in str(e) for k in (*KEYS, "data", "split")), str(e)
+    else:
+        assert (result.folder / "report.json").is_file()

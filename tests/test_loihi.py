@@ -304,6 +304,8 @@ def test_energy_hand_checked():
 def test_run_refuses_what_it_cannot_run(run_cli, tmp_path):
     code, _, stderr = run_cli("run", tmp_path)
     assert code == 2 and "not a build folder (no report.json)" in stderr and "Traceback" not in stderr
+    code, _, stderr = run_cli("run", tmp_path, "--sanafe-network", tmp_path / "n.yaml")
+    assert code == 2 and "--sanafe-network needs --backend sanafe" in stderr and not (tmp_path / "n.yaml").exists()
     ref_build = tmp_path / "ref"
     assert run_cli("compile", "digits_mlp", "-o", ref_build, "--steps", "4", "--eval-samples", "10")[0] == 0
     code, _, stderr = run_cli("run", ref_build)
