@@ -67,13 +67,14 @@ class CompileResult:
         text = render_targets_text(self.report) if "targets" in self.report else render_text(self.report)
         return f"{text}\n\nbuild folder: {self.folder}"
 
-    def _repr_html_(self) -> str:  # notebooks
+    def _repr_html_(self) -> str:  # notebooks: report.html's tables and figures, without its page style
         import html
 
-        from neurodeploy.report import render_markdown
+        from neurodeploy.report.html import page_body
 
-        body = render_markdown(self.report) if "targets" not in self.report else repr(self)
-        return f"<pre>{html.escape(body)}</pre><p>build folder: <code>{html.escape(str(self.folder))}</code></p>"
+        page = self.folder / "report.html"
+        body = page_body(page.read_text()) if page.is_file() else f"<pre>{html.escape(repr(self))}</pre>"
+        return f"{body}<p>build folder: <code>{html.escape(str(self.folder))}</code></p>"
 
 
 def compile(model, data=None, target: str = "ref", output: str | Path | None = None, *,

@@ -315,6 +315,7 @@ def run_benchmark(request: BenchmarkRequest, say: Callable[[str], None] = print)
     from neurodeploy.buildfolder import BENCHMARK_MARKER, check_output, file_hashes, report_json, staged_folder
     from neurodeploy.report import operation_costs
     from neurodeploy.report.benchmark import render_benchmark_markdown
+    from neurodeploy.report.html import benchmark_html
 
     check_output(request.output)
     start = time.perf_counter()
@@ -331,13 +332,16 @@ def run_benchmark(request: BenchmarkRequest, say: Callable[[str], None] = print)
         multiprocessing.set_start_method(start_method, force=True)
     pool.shutdown()
     rows = [_study_row(m, builds[m.zoo]) for m in STUDY]
-    report = {"neurodeploy_version": __version__, "study": "papers/000 Fig. 5 (six models x MLP/CNN) on the digits",
+    from neurodeploy.report.schema import versioned
+
+    report = {**versioned("benchmark"), "neurodeploy_version": __version__, "study": "papers/000 Fig. 5 (six models x MLP/CNN) on the digits",
               "rows": rows, "sweeps": sweeps, "trained_now": trained, "operation_costs": operation_costs(),
               "request": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(request).items()
                           if k != "output"},
               "definitions": "docs/metrics.md", "wall_s": round(time.perf_counter() - start, 1)}
     with staged_folder(request.output, say) as tmp:
         (tmp / "benchmark.md").write_text(render_benchmark_markdown(report))
+        (tmp / "report.html").write_text(benchmark_html(report))
         report["files"] = file_hashes(tmp)
         (tmp / BENCHMARK_MARKER).write_text(report_json(report))
     return report

@@ -35,9 +35,9 @@ BENCHMARK_MARKER = "benchmark.json"  # the folder of 'neurodeploy benchmark'
 TIMINGS_FILE = "timings.json"  # wall-clock figures: the one file that differs between two identical compiles
 UNHASHED = (BUILD_MARKER, SWEEP_MARKER, BENCHMARK_MARKER, TIMINGS_FILE)
 SELF_HASH = "report_sha256"
-WRITTEN_BY_COMPILE = (BUILD_MARKER, SWEEP_MARKER, BENCHMARK_MARKER, TIMINGS_FILE, "report.md", "comparison.md",
-                      "benchmark.md", "passes.log", "ann.onnx", "snn.onnx", "deployed.onnx", "network.net",
-                      "mapping.json", "pynn")  # builds with no manifest
+WRITTEN_BY_COMPILE = (BUILD_MARKER, SWEEP_MARKER, BENCHMARK_MARKER, TIMINGS_FILE, "report.md", "report.html",
+                      "comparison.md", "benchmark.md", "passes.log", "ann.onnx", "snn.onnx", "deployed.onnx",
+                      "network.net", "mapping.json", "pynn")  # builds with no manifest
 SPECIAL_FILE_SYSTEMS = ("proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs",
                         "securityfs", "pstore", "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs", "efivarfs")
 _STAGING_SUFFIX = len("..partial-4194304")  # longest hidden sibling name beyond 'NAME'
@@ -400,10 +400,19 @@ def content_hash(report: dict) -> str:
 
 
 def report_json(report: dict) -> str:
-    """Report text: strict JSON (a NaN or infinity is a bug, never written), ending with its own content hash."""
+    """Report text: strict JSON (a NaN or infinity is a bug, never written), ending with its own content hash.
+
+    With NEURODEPLOY_CHECK_REPORTS=1 (the tests set it) the text is read back and checked against
+    report.schema.json, unknown fields too: a report that does not follow it raises AssertionError naming every
+    problem, so whatever writes it fails its test."""
     report = json.loads(json.dumps(report, default=str, allow_nan=False))  # the values as they will read back
     report[SELF_HASH] = content_hash(report)
-    return json.dumps(report, indent=2, allow_nan=False) + "\n"
+    text = json.dumps(report, indent=2, allow_nan=False) + "\n"
+    if os.environ.get("NEURODEPLOY_CHECK_REPORTS") == "1":
+        from neurodeploy.report.schema import assert_valid
+
+        assert_valid(json.loads(text))
+    return text
 
 
 def write_build(out: Path, files: dict, report: dict, say: Callable[[str], None] | None = None) -> None:

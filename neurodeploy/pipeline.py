@@ -195,8 +195,9 @@ def _require_deployable(backend, g, name: str) -> None:
 
 def _report_files(report: dict) -> dict:
     from neurodeploy.report import render_markdown
+    from neurodeploy.report.html import build_html
 
-    return {"report.md": render_markdown(report)}
+    return {"report.md": render_markdown(report), "report.html": build_html(report)}
 
 
 def check_activity(float_snn, deployed) -> None:
@@ -451,6 +452,7 @@ def compile_all(request: CompileRequest, say: Callable[[str], None] = print, imp
     from neurodeploy.backends import BACKENDS
     from neurodeploy.buildfolder import file_hashes
     from neurodeploy.errors import NeurodeployError
+    from neurodeploy.report.html import targets_html
     from neurodeploy.report.targets import render_targets_markdown, summary_report
 
     check_output(request.output)
@@ -474,6 +476,7 @@ def compile_all(request: CompileRequest, say: Callable[[str], None] = print, imp
         summary = summary_report(request, reports)
         summary["failed_targets"] = failed
         (tmp / "report.md").write_text(render_targets_markdown(summary))
+        (tmp / "report.html").write_text(targets_html(summary, reports))
         summary["files"] = file_hashes(tmp)
         (tmp / "report.json").write_text(report_json(summary))
     return summary

@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 
 import numpy as np
 import pytest
 
 from neurodeploy.passes import ConversionConfig, PassContext
+
+# every report written during the tests (in-process or by a CLI subprocess, which inherits it) is checked against
+# neurodeploy/report/report.schema.json: one that does not follow it fails the test that wrote it
+os.environ["NEURODEPLOY_CHECK_REPORTS"] = "1"
 
 
 @pytest.fixture(autouse=True)

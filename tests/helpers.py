@@ -110,3 +110,38 @@ def byte_mutations(data: bytes, seed: int, count: int) -> list[bytes]:
             b[pos:pos] = bytes(rng.integers(0, 256, size=int(rng.integers(1, 128)), dtype=np.uint8))
         out.append(bytes(b))
     return out
+
+
+def benchmark_row() -> dict:
+    """One row of a benchmark report (neurodeploy/benchmark.py), with one chip refusing."""
+    return {"number": 6, "label": "SNN trained directly (STBP) on the events", "workload": "events",
+            "architecture": "MLP", "zoo": "bench_snn_events_mlp", "dataset": "digits-events", "accuracy": 0.95,
+            "memory_bits": {"Mw_bits": 100, "Ma_bits": None, "Mp_bits": 64, "Ms_bits": 2.5, "M_bits": 166.5},
+            "compute": {"Cmul": 0.0, "Cadd": 40.0},
+            "neurobench": {"effective_macs": 0.0, "effective_acs": 40.0, "dense": 80, "activation_sparsity": 0.9,
+                           "connection_sparsity": 0.0, "footprint_bytes": 400},
+            "spikes_per_inference": 4.0, "spikes_per_layer": {"2": 4.0}, "operation_energy_pj": 36.0,
+            "chips": {"loihi2": {"accuracy": 0.95, "energy_uj": 1.0, "energy_range_uj": [0.5, 1.5], "latency_us": 2.0, "cores": 1, "steps": 13,
+                                 "memory_bits": 120.0},
+                      "truenorth": {"error": "pass 'lower_to_truenorth' failed:\n    - 2 (LIF): a voltage leak"}}}
+
+
+def benchmark_report() -> dict:
+    """A benchmark report as ``neurodeploy benchmark`` writes it, with rows and trade-off sweeps, without running
+    the benchmark (it trains twelve networks)."""
+    from neurodeploy.report import operation_costs
+    from neurodeploy.report.schema import versioned
+
+    ann = {**benchmark_row(), "number": 1, "label": "ANN", "architecture": "MLP", "chips": {},
+           "chips_note": "an ANN runs on these chips once converted: model 2"}
+    sweep = {"zoo": "bench_snn_events_mlp", "thresholds": "trained again at each threshold, as papers/000",
+             "over_T": [{"T": t, "threshold_factor": 1.0, "accuracy": a, "Cadd": 10.0 * t, "Cmul": 0.0,
+                         "spikes_per_inference": 2.0 * t} for t, a in ((2, 0.8), (4, 0.9), (8, 0.95))],
+             "over_threshold": [{"T": 4, "threshold_factor": f, "accuracy": a, "Cadd": 40.0 / f, "Cmul": 0.0,
+                                 "spikes_per_inference": 8.0 / f} for f, a in ((0.5, 0.85), (1.0, 0.9), (2.0, 0.7))],
+             "findings": ["accuracy rises with T"]}
+    return {**versioned("benchmark"), "neurodeploy_version": "0", "study": "papers/000 Fig. 5 on the digits",
+            "rows": [ann, benchmark_row()], "sweeps": {"trained": sweep}, "trained_now": {},
+            "operation_costs": operation_costs(), "definitions": "docs/metrics.md", "wall_s": 1.0,
+            "request": {"retrain": False, "eval_samples": None, "jobs": 1, "targets": ["loihi2", "truenorth"],
+                        "sweeps": True}}

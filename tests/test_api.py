@@ -19,7 +19,7 @@ def test_the_readme_example_compiles_a_module_in_memory_and_prints_it(capsys):
     assert len(block.strip().splitlines()) == 5
     exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out
-    assert "Sequential -> loihi2" in out and "loihi2 accuracy" in out and "chip energy, total uJ" in out
+    assert "Sequential -> loihi2" in out and "loihi2 accuracy" in out and "chip energy, total (µJ)" in out
     assert "build folder:" in out
 
 
@@ -41,14 +41,15 @@ def test_result_object_holds_accuracies_estimate_and_files(tmp_path):
     assert result.estimate["energy_range_uj"][0] <= result.estimate["energy_uj"] <= result.estimate["energy_range_uj"][1]
     assert sum(result.spikes_per_layer.values()) > 0 and result.targets is None
     html = result._repr_html_()
-    assert html.startswith("<pre>") and "loihi1" in html and "&lt;" not in html.split("</pre>")[1]
+    assert html.startswith("<h1>") and "on loihi1" in html and "<style>" not in html
+    assert html.count('<img class="figure" alt="Spike raster" src="data:image/png;base64,') == 1
 
 
 def test_zoo_name_with_a_data_set_name_and_all_targets(tmp_path):
     result = neurodeploy.compile("digits_mlp", data="digits", target="all", output=tmp_path / "all", steps=4,
                                  eval_samples=20, calibration_samples=64)
     assert set(result.targets) >= {"ref", "loihi1", "loihi2", "truenorth", "spinnaker1"}
-    assert "digits_mlp on every target" in repr(result)
+    assert "digits_mlp on every target" in repr(result) and "Energy, latency and cores" in result._repr_html_()
 
 
 def test_mistakes_are_named():

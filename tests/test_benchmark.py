@@ -12,6 +12,7 @@ import pytest
 from neurodeploy.benchmark import (STUDY, BenchmarkRequest, _study_row, compile_model_everywhere, scale_thresholds,
                                    sweep_findings, trade_off_sweeps)
 from neurodeploy.models import ZOO
+from helpers import benchmark_report, benchmark_row
 
 
 def test_study_has_six_models_as_mlp_and_cnn():
@@ -128,7 +129,7 @@ def test_a_benchmark_folder_can_be_written_again_keeping_the_users_files(tmp_pat
         check_output(out)
         with staged_folder(out) as tmp:
             (tmp / "benchmark.md").write_text(note)
-            (tmp / "benchmark.json").write_text(report_json({"rows": [], "files": file_hashes(tmp)}))
+            (tmp / "benchmark.json").write_text(report_json({**benchmark_report(), "files": file_hashes(tmp)}))
         (out / "mine.txt").write_text("kept")
     assert (out / "benchmark.md").read_text() == "second" and (out / "mine.txt").read_text() == "kept"
 
@@ -160,35 +161,24 @@ def test_stopping_the_workers_does_not_wait_for_running_jobs():
         multiprocessing.set_start_method(before, force=True)
 
 
-def _row():
-    return {"number": 6, "label": "SNN trained directly (STBP) on the events", "workload": "events",
-            "architecture": "MLP", "zoo": "bench_snn_events_mlp", "dataset": "digits-events", "accuracy": 0.95,
-            "memory_bits": {"Mw_bits": 100, "Ma_bits": None, "Mp_bits": 64, "Ms_bits": 2.5, "M_bits": 166.5},
-            "compute": {"Cmul": 0.0, "Cadd": 40.0},
-            "neurobench": {"effective_macs": 0.0, "effective_acs": 40.0, "dense": 80, "activation_sparsity": 0.9,
-                           "connection_sparsity": 0.0, "footprint_bytes": 400},
-            "spikes_per_inference": 4.0, "spikes_per_layer": {"2": 4.0}, "operation_energy_pj": 36.0,
-            "chips": {"loihi2": {"accuracy": 0.95, "energy_uj": 1.0, "latency_us": 2.0, "cores": 1, "steps": 13,
-                                 "memory_bits": 120.0},
-                      "truenorth": {"error": "pass 'lower_to_truenorth' failed:\n    - 2 (LIF): a voltage leak"}}}
-
-
-def test_report_prints_a_benchmark_folder_and_refuses_an_edited_one(tmp_path, run_cli):
+def test_report_prints_a_benchmark_folder_and_refuses_an_edited_one(tmp_path, run_cli, monkeypatch):
     from neurodeploy.buildfolder import file_hashes, report_json, staged_folder
     from neurodeploy.report.benchmark import render_benchmark_markdown
 
-    report = {"study": "papers/000", "rows": [_row()], "sweeps": None}
+    report = {**benchmark_report(), "rows": [benchmark_row()], "sweeps": None}
     out = tmp_path / "bench"
     with staged_folder(out) as tmp:
         (tmp / "benchmark.md").write_text(render_benchmark_markdown(report))
         (tmp / "benchmark.json").write_text(report_json({**report, "files": file_hashes(tmp)}))
     code, stdout, _ = run_cli("report", out)
-    assert code == 0 and "refused: 2 (LIF): a voltage leak" in stdout and "95.00 %, 1 µJ, 2 µs, 1 cores, 0.1 kbit" in stdout
+    assert code == 0 and "refused: 2 (LIF): a voltage leak" in stdout
+    assert "95.00 %, 1 µJ (0.5-1.5), 2 µs, 1 cores, 0.1 kbit" in stdout
     (out / "benchmark.md").write_text("edited")
     code, _, stderr = run_cli("report", out)
     assert code == 2 and "benchmark.md" in stderr and "Traceback" not in stderr
     bad = json.loads((out / "benchmark.json").read_text())
     del bad["rows"][0]["chips"]
+    monkeypatch.delenv("NEURODEPLOY_CHECK_REPORTS")  # an invalid report on purpose, to see it refused when read
     (out / "benchmark.json").write_text(report_json({k: v for k, v in bad.items() if k != "report_sha256"}))
     code, _, stderr = run_cli("report", out)
     assert code == 2 and "rows[0].chips: missing" in stderr

@@ -21,8 +21,8 @@ def test_main_job_compiles_the_default_model(run_cli, tmp_path):
     assert code == 0, stderr
     assert "ANN accuracy" in stdout and "SNN accuracy (float, rate, T=32)" in stdout
     assert "[6/6] write" in stderr  # numbered progress lines
-    assert sorted(p.name for p in out.iterdir()) == ["ann.onnx", "passes.log", "report.json", "report.md", "snn.onnx",
-                                                     "timings.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["ann.onnx", "passes.log", "report.html", "report.json", "report.md",
+                                                     "snn.onnx", "timings.json"]
     report = json.loads((out / "report.json").read_text())
     assert report["model"] == "digits_cnn" and report["test_samples"] == 450
     assert report["ann"]["accuracy"] >= 0.97 and report["accuracy_gap_points"] <= 1.0

@@ -151,7 +151,7 @@ def test_codings_table_ranks_sc_ttfs_below_ttfs_in_normalized_energy(tmp_path, r
     assert code == 0, err
     summary = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
     rows = {r["coding"]: r for r in summary["rows"]}
-    assert set(rows) == {"rate", "ttfs", "sc-ttfs"} and "norm_energy_spinnaker" in out
+    assert set(rows) == {"rate", "ttfs", "sc-ttfs"} and "normalized energy, SpiNNaker weights" in out
     assert [c["T"] for c in summary["candidates"]["ttfs"]] == [4, 16] and rows["ttfs"]["T"] == 16
     assert rows["sc-ttfs"]["latency_steps"] == 2 * 4 + 1 and rows["ttfs"]["latency_steps"] == 2 * 16 + 1
     assert rows["sc-ttfs"]["spikes_per_inference"] < rows["rate"]["spikes_per_inference"]
@@ -170,4 +170,4 @@ def test_codings_folder_is_rewritable_and_reprinted(tmp_path, run_cli):
     assert code == 0, err
     assert "kept 1 file(s)" in err and (out / "notes.txt").is_file() and (out / "rate-T8" / "report.json").is_file()
     code, stdout, _ = run_cli("report", out)
-    assert code == 0 and "rate" in stdout and "norm_energy_truenorth" in stdout
+    assert code == 0 and "rate" in stdout and "normalized energy, TrueNorth weights" in stdout

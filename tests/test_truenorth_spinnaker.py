@@ -347,14 +347,14 @@ def test_compile_all_targets_and_reprint(run_cli, tmp_path):
     rows = {r["target"]: r for r in summary["targets"]}
     assert set(rows) == {"ref", "loihi1", "loihi2", "truenorth", "spinnaker1", "spinnaker2"}
     assert all("error" not in r for r in rows.values())
-    assert rows["spinnaker2"]["energy_uj"] is None and "unknown" in rows["spinnaker2"]["energy_main_terms_uj"]
+    assert rows["spinnaker2"]["energy_uj"] is None and "unknown" in rows["spinnaker2"]["energy_main_terms"]
     assert rows["truenorth"]["cores"] > 0 and rows["spinnaker1"]["energy_uj"] > 0
     assert max(r["norm_energy_truenorth"] for r in rows.values()) <= 1.0
     assert (out / "truenorth" / "mapping.json").exists() and (out / "spinnaker1" / "pynn" / "pynn_network.py").exists()
     for target in ("truenorth", "spinnaker1", "spinnaker2"):
         _assert_figures_inside_ranges(json.loads((out / target / "report.json").read_text())["estimate"])
     code, reprinted, _ = run_cli("report", out)
-    assert code == 0 and "norm_energy_spinnaker" in reprinted and "spinnaker2" in reprinted
+    assert code == 0 and "normalized energy, SpiNNaker weights" in reprinted and "spinnaker2" in reprinted
     code, _, err = run_cli("report", tmp_path)
     assert code == 2 and "not a build folder" in err
 

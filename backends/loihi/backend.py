@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from neurodeploy.backends.base import Backend
 from neurodeploy.backends.loihi.energy import UPDATES, estimate_energy
-from neurodeploy.backends.loihi.mapping import map_to_cores
+from neurodeploy.backends.loihi.mapping import core_map, map_to_cores
 from neurodeploy.backends.loihi.quantize import lower_to_loihi
 from neurodeploy.ir.graph import Graph
 from neurodeploy.passes.fold_pooling import fold_average_pool
@@ -69,6 +69,7 @@ class LoihiBackend(Backend):
             figures.update(estimate_energy(g, self.spec, mapping, activity))
             figures["spikes_per_inference"] = activity.spikes_per_inference
         figures["mapping"] = mapping.as_dict()
+        figures["core_map"] = core_map(mapping, self.spec)
         return figures
 
 

@@ -151,3 +151,21 @@ def map_to_cores(g: Graph, spec) -> Mapping:
     per_tile = spec.value("mesh.cores_per_tile")
     mapping.placement = [(i // per_chip, (i % per_chip) // per_tile, i % per_tile) for i in range(mapping.cores)]
     return mapping
+
+
+def core_map(mapping: Mapping, spec) -> dict:
+    """The cores of every layer on the chip's mesh of tiles (neurodeploy.coremap): tile x across, tile y down, the
+    cores of one tile as a small square."""
+    import math
+
+    from neurodeploy.coremap import core_map as make
+
+    per_tile, tiles_y = int(spec.value("mesh.cores_per_tile")), int(spec.value("mesh.tiles_y"))
+    tiles_x, side = int(spec.value("mesh.tiles_x")), math.ceil(math.sqrt(spec.value("mesh.cores_per_tile")))
+    layer_of = [i for i, layer in enumerate(mapping.layers) for _ in range(layer.cores)]
+    cells = [(chip, (tile % tiles_y) * side + core // side, (tile // tiles_y) * side + core % side, layer_of[i])
+             for i, (chip, tile, core) in enumerate(mapping.placement)]
+    title = (f"{mapping.cores} cores on {mapping.chips} chip(s): {tiles_x} x {tiles_y} tiles of {per_tile} cores "
+             "per chip")
+    return make("layers", title, tiles_y * side, tiles_x * side, mapping.chips, cells,
+                [layer.layer for layer in mapping.layers])

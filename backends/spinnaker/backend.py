@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from neurodeploy.backends.base import Backend
 from neurodeploy.backends.spinnaker.energy import estimate_energy
-from neurodeploy.backends.spinnaker.mapping import POPULATION_OPS, map_to_cores
+from neurodeploy.backends.spinnaker.mapping import POPULATION_OPS, core_map, map_to_cores
 from neurodeploy.backends.spinnaker.quantize import lower_to_spinnaker
 from neurodeploy.ir.graph import Graph
 from neurodeploy.passes.fold_pooling import fold_average_pool
@@ -55,4 +55,5 @@ class SpiNNakerBackend(Backend):
             figures.update(estimate_energy(self.spec, mapping, activity, int(g.meta["num_steps"])))
             figures["spikes_per_inference"] = activity.spikes_per_inference
         figures["mapping"] = mapping.as_dict()
+        figures["core_map"] = core_map(mapping, self.spec)
         return figures

@@ -134,3 +134,16 @@ def map_to_cores(g: Graph, spec) -> Mapping:
     m.violations += [f"chip {c} ({layers(c)}): synaptic matrices need {int(sdram[c])} bytes of SDRAM, limit {limit_sdram}"
                      for c in np.flatnonzero(sdram > limit_sdram)]
     return m
+
+
+def core_map(m: Mapping, spec) -> dict:
+    """The application cores used on each chip, chips as the mapping lays them out (neurodeploy.coremap)."""
+    from neurodeploy.coremap import core_map as make
+
+    per_chip = int(spec.value("cores.application_cores_per_chip"))
+    used = np.bincount(np.arange(m.cores) // per_chip, minlength=m.chips) if m.cores else np.zeros(0, int)
+    width = max(m.chip_grid[0], 1)
+    cells = [(0, chip // width, chip % width, count) for chip, count in enumerate(used)]
+    title = (f"{m.cores} application cores on {m.chips} chip(s), {m.boards} board(s) "
+             f"({per_chip} application cores per chip)")
+    return make("counts", title, max(m.chip_grid[1], 1), width, m.chips, cells, value_label="cores used")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from neurodeploy.backends.base import Backend
 from neurodeploy.backends.truenorth.energy import estimate_energy
-from neurodeploy.backends.truenorth.mapping import map_to_cores
+from neurodeploy.backends.truenorth.mapping import core_map, map_to_cores
 from neurodeploy.backends.truenorth.quantize import lower_to_truenorth
 from neurodeploy.ir.graph import Graph
 from neurodeploy.passes.fold_pooling import pool_as_neurons
@@ -51,4 +51,5 @@ class TrueNorthBackend(Backend):
             figures.update(estimate_energy(g, self.spec, mapping, activity))
             figures["spikes_per_inference"] = activity.spikes_per_inference
         figures["mapping"] = mapping.as_dict()
+        figures["core_map"] = core_map(mapping, self.spec)
         return figures

@@ -202,3 +202,24 @@ def place_and_route(m: Mapping, spec) -> None:
                                           + _mean_distance(src[:, 1] // side[1], dst[:, 1] // side[1]))
     m.splitter_cores = sum(p.splitter_cores for p in m.layers)
     m.utilization = sum(p.neurons for p in m.layers) / max(m.cores * int(spec.value("cores.neurons_per_core")), 1)
+
+
+def core_map(m: Mapping, spec) -> dict:
+    """Every core on the 64 x 64 grid of its chip, coloured by its layer; splitter cores in a colour of their own
+    (neurodeploy.coremap)."""
+    from neurodeploy.coremap import CHIPS_SHOWN, core_map as make
+
+    side = (int(spec.value("cores.grid_x")), int(spec.value("cores.grid_y")))
+    per_chip, chips_x = side[0] * side[1], max(1, math.ceil(math.sqrt(m.chips)))
+    labels = [p.layer for p in m.layers] + ["splitters"]
+    kinds = [(i, p.cores - p.splitter_cores) if k == 0 else (len(m.layers), p.splitter_cores)
+             for i, p in enumerate(m.layers) for k in (0, 1)]
+    cells, first = [], 0
+    for label, count in kinds:
+        count = min(count, max(0, CHIPS_SHOWN * per_chip - first))  # cores on chips that are not drawn: skipped
+        chips = np.arange(first, first + count) // per_chip
+        cells += [(c, y % side[1], x % side[0], label)
+                  for c, (x, y) in zip(chips, _coordinates(first, count, side, chips_x))]
+        first += count
+    title = f"{m.cores} cores ({m.splitter_cores} splitters) on {m.chips} chip(s) of {side[0]} x {side[1]} cores"
+    return make("layers", title, side[1], side[0], m.chips, cells, labels)

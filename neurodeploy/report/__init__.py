@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from neurodeploy.ir.summary import summary_dicts
+from neurodeploy.report.labels import label
 
 LAYER_COLUMNS = ("name", "op", "shape", "neurons", "synapses", "parameters", "spikes_per_sample")
 
@@ -15,6 +16,30 @@ def _quantization_rows(snn_float, deployed, graph) -> list[dict]:
                      "spikes_after": deployed.spikes_per_layer.get(layer),
                      "overflow_events": deployed.counts_per_layer.get(layer)})
     return rows
+
+
+RASTER_NEURONS = 128  # neurons of one layer drawn in its raster (evenly spaced over the layer)
+HISTOGRAM_BINS = 20
+
+
+def activity_block(evaluation, network: str) -> dict:
+    """What a report draws of a run's spikes: per layer, the first test sample's spikes of up to RASTER_NEURONS
+    neurons (a raster) and the histogram over all its neurons of their mean spikes per sample."""
+    import numpy as np
+
+    layers = []
+    for layer, per_neuron in evaluation.spikes_per_neuron.items():
+        train = evaluation.first_sample_spikes[layer]
+        shown = np.unique(np.linspace(0, per_neuron.size - 1, min(per_neuron.size, RASTER_NEURONS)).round().astype(int))
+        step, row = np.nonzero(train[:, shown])
+        top = float(per_neuron.max()) if per_neuron.size else 0.0
+        counts, edges = np.histogram(per_neuron, bins=HISTOGRAM_BINS, range=(0.0, top if top > 0 else 1.0))
+        layers.append({"layer": layer, "neurons": int(per_neuron.size), "steps": int(train.shape[0]),
+                       "raster": {"neurons_shown": int(shown.size), "neuron": row.tolist(), "step": step.tolist(),
+                                  "neuron_index": shown.tolist()},
+                       "spikes_per_neuron": {"edges": [round(float(e), 6) for e in edges], "counts": counts.tolist()},
+                       "silent_neurons": int((per_neuron == 0).sum())})
+    return {"network": network, "sample": 0, "layers": layers}
 
 
 def _accuracy_block(result, graph, conversion) -> dict | None:
@@ -77,7 +102,10 @@ def build_report(name, request, conversion, spec, graphs, results, estimate, dat
     for row in layers:
         row["spikes_per_sample"] = deployed.spikes_per_layer.get(row["name"])
     gap = None if ann is None or deployed.accuracy is None else round(100 * (ann.accuracy - deployed.accuracy), 4)
+    from neurodeploy.report.schema import versioned
+
     return {
+        **versioned("build"),
         "neurodeploy_version": __version__,
         "model": name,
         "target": spec.name,
@@ -89,6 +117,7 @@ def build_report(name, request, conversion, spec, graphs, results, estimate, dat
                      "steps": steps_per_inference(deployed_graph) or (conversion.num_steps if conversion else None)},
         "accuracy_gap_points": gap,
         "quantization": _quantization_rows(snn, deployed, deployed_graph) if snn else [],
+        "activity": activity_block(deployed, "deployed" if "deployed" in graphs else "snn"),
         "layers": layers,
         "estimate": estimate,
         "conversion": asdict(conversion) if conversion else None,
@@ -152,8 +181,8 @@ def _headline(r: dict) -> list[tuple[str, str]]:
     return rows + estimate_rows(r["estimate"])
 
 
-ESTIMATE_LABELS = {"energy_uj": "chip energy, total uJ", "dynamic_energy_uj": "chip energy, dynamic uJ",
-                   "static_energy_uj": "chip energy, static uJ", "latency_us": "latency us"}
+ESTIMATE_LABELS = {"energy_uj": "chip energy, total (µJ)", "dynamic_energy_uj": "chip energy, dynamic (µJ)",
+                   "static_energy_uj": "chip energy, static (µJ)", "latency_us": "latency per inference (µs)"}
 
 
 def _ranged(value, spread) -> str:
@@ -176,10 +205,10 @@ def estimate_rows(est: dict) -> list[tuple[str, str]]:
             note = est.get("system_energy_note")
             rows.append(("system energy (host, I/O)", _cell(v) if v is not None else str(note)))
             continue
-        rows.append((ESTIMATE_LABELS.get(k, k.replace("_", " ")), _ranged(v, est.get(range_name(k)))))
+        rows.append((ESTIMATE_LABELS.get(k) or label(k), _ranged(v, est.get(range_name(k)))))
     breakdown, spreads = est.get("energy_breakdown_uj"), est.get("energy_breakdown_range_uj") or {}
     if breakdown:
-        rows.append(("chip energy breakdown uJ", ", ".join(f"{k.replace('_', ' ')} {_ranged(v, spreads.get(k))}"
+        rows.append(("chip energy breakdown (µJ)", ", ".join(f"{k.replace('_', ' ')} {_ranged(v, spreads.get(k))}"
                                                             for k, v in breakdown.items())))
     rows += [("energy note", note) for note in est.get("energy_notes", [])]
     return rows
@@ -197,7 +226,7 @@ def _metrics_rows(r: dict) -> list[tuple[str, str]]:
     """One line per network of papers/000's memory and compute and NeuroBench's operations (docs/metrics.md)."""
     metrics = r.get("metrics") or {}
     rows = []
-    for name, label, where in (("ann", "ANN", "ANN"), ("snn", "float SNN", "float SNN"),
+    for name, network, where in (("ann", "ANN", "ANN"), ("snn", "float SNN", "float SNN"),
                                ("deployed", f"{r['target']} widths", f"on {r['target']}")):
         m = metrics.get(name)
         if not m or (name == "deployed" and r["target"] == "ref"):
@@ -208,7 +237,7 @@ def _metrics_rows(r: dict) -> list[tuple[str, str]]:
         if "Ms_bits" in memory:
             spikes = memory["Ms_bits"]
             values += ", Ms " + ("-" if spikes is None else f"{spikes:.1f} bit")
-        rows.append((f"memory ({label})", f"M = {parts} = {_bits(memory['M_bits'])} ({values})"))
+        rows.append((f"memory ({network})", f"M = {parts} = {_bits(memory['M_bits'])} ({values})"))
         if ops:
             rows.append((f"operations ({where})", f"Cmul {_ops(ops['Cmul'])}, Cadd {_ops(ops['Cadd'])}; NeuroBench "
                          f"MACs {_ops(ops['effective_macs'])}, ACs {_ops(ops['effective_acs'])}"))
@@ -246,9 +275,9 @@ def render_text(r: dict) -> str:
     lines = [title] + [f"  {k.ljust(width)}  {v}" for k, v in _headline(r)]
     if r["snn"] and r["snn"]["maxpool_replaced_by_avgpool"]:
         lines.append(f"  MaxPool replaced by AveragePool: {', '.join(r['snn']['maxpool_replaced_by_avgpool'])}")
-    text = "\n".join(lines) + "\n\n" + text_table(LAYER_COLUMNS, _layer_rows(r))
+    text = "\n".join(lines) + "\n\n" + text_table(_labels(LAYER_COLUMNS), _layer_rows(r))
     if r["quantization"]:
-        text += "\n\nquantization\n" + text_table(quant_columns(r), _quant_rows(r))
+        text += "\n\nquantization\n" + text_table(_labels(quant_columns(r)), _quant_rows(r))
     return text
 
 
@@ -256,8 +285,20 @@ def render_markdown(r: dict) -> str:
     lines = [f"# {r['model']} on {r['target']}", "",
              f"Data set: {r['dataset']} test split, {r['test_samples']} samples.", "",
              markdown_table(("figure", "value"), _headline(r)), "", "## Layers", "",
-             markdown_table(LAYER_COLUMNS, _layer_rows(r)), "",
-             *(["## Quantization", "", markdown_table(quant_columns(r), _quant_rows(r)), ""] if r["quantization"] else []),
+             markdown_table(_labels(LAYER_COLUMNS), _layer_rows(r)), "",
+             *(["## Quantization", "", markdown_table(_labels(quant_columns(r)), _quant_rows(r)), "",
+                *quantization_legend(r), ""] if r["quantization"] else []),
              "## Passes", "",
              ", ".join(r["passes"]), ""]
     return "\n".join(lines)
+
+
+def _labels(keys) -> list[str]:
+    return [label(k) for k in keys]
+
+
+def quantization_legend(r: dict) -> list[str]:
+    """One markdown line per quantization column: its label and what it means (report.schema.json)."""
+    from neurodeploy.report.labels import column_description
+
+    return [f"- **{label(c)}**: {column_description('build', 'quantization[]', c)}" for c in quant_columns(r)]

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Callable
 
 from neurodeploy.report import markdown_table, text_table
+from neurodeploy.report.labels import label
 
 CODINGS = ("rate", "ttfs", "sc-ttfs")
 DEFAULT_SWEEPS = {"rate": (16, 32, 64, 128), "ttfs": (8, 12, 16, 24, 32), "sc-ttfs": (2, 3, 4, 6, 8)}
@@ -54,6 +55,7 @@ def compare_codings(request, sweeps: dict[str, tuple[int, ...]], tolerance: floa
     """Compile ``request`` with every coding and window of ``sweeps``; write OUTPUT/comparison.json and .md."""
     from neurodeploy.buildfolder import TIMINGS_FILE, check_output, file_hashes, report_json, staged_folder
     from neurodeploy.pipeline import compile_model, request_dict
+    from neurodeploy.report.html import codings_html
 
     check_output(request.output)
     rows, tried, timings = [], {}, {}
@@ -71,9 +73,13 @@ def compare_codings(request, sweeps: dict[str, tuple[int, ...]], tolerance: floa
             tried[coding] = candidates
             rows.append(_choose(candidates, tolerance))
         _add_normalized_energy(rows)
-        summary = {"model": request.model, "target": request.target, "tolerance_points": tolerance,
+        from neurodeploy import __version__
+        from neurodeploy.report.schema import versioned
+
+        summary = {**versioned("codings"), "neurodeploy_version": __version__, "model": request.model, "target": request.target, "tolerance_points": tolerance,
                    "rows": rows, "candidates": tried, "request": request_dict(request)}
         (tmp / "comparison.md").write_text(render_codings_markdown(summary))
+        (tmp / "report.html").write_text(codings_html(summary))
         summary["files"] = file_hashes(tmp)
         (tmp / "comparison.json").write_text(report_json(summary))
         (tmp / TIMINGS_FILE).write_text(json.dumps(timings, indent=2) + "\n")
@@ -92,8 +98,8 @@ def _caption(summary: dict) -> str:
 
 
 def render_codings_text(summary: dict) -> str:
-    return _caption(summary) + "\n\n" + text_table(COLUMNS, _table_rows(summary))
+    return _caption(summary) + "\n\n" + text_table([label(c) for c in COLUMNS], _table_rows(summary))
 
 
 def render_codings_markdown(summary: dict) -> str:
-    return f"# Coding comparison\n\n{_caption(summary)}\n\n{markdown_table(COLUMNS, _table_rows(summary))}\n"
+    return f"# Coding comparison\n\n{_caption(summary)}\n\n{markdown_table([label(c) for c in COLUMNS], _table_rows(summary))}\n"

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from neurodeploy.report import markdown_table, text_table
+from neurodeploy.report.labels import label
 
 COLUMNS = ("target", "accuracy_pct", "gap_points", "cores", "chips", "energy_uj", "energy_range_uj", "static_energy_uj",
-           "energy_main_terms_uj", "latency_us", "latency_range_us", "steps", "spikes_per_inference",
+           "energy_main_terms", "latency_us", "latency_range_us", "steps", "spikes_per_inference",
            "norm_energy_truenorth", "norm_energy_spinnaker")
 
 
@@ -28,7 +29,7 @@ def _row(target: str, report: dict | str) -> dict:
         "cores": est.get("cores"), "chips": est.get("chips"),
         "energy_uj": est.get("energy_uj"), "energy_range_uj": est.get("energy_range_uj"),
         "static_energy_uj": est.get("static_energy_uj"), "energy_breakdown_uj": est.get("energy_breakdown_uj"),
-        "energy_main_terms_uj": _main_terms(est.get("energy_breakdown_uj")),
+        "energy_main_terms": _main_terms(est.get("energy_breakdown_uj")),
         "energy_basis": est.get("energy_basis"),
         "latency_us": est.get("latency_us"), "latency_range_us": est.get("latency_range_us"), "steps": deployed["steps"],
         "spikes_per_inference": deployed["spikes_per_inference"],
@@ -49,7 +50,9 @@ def summary_report(request, reports: dict[str, dict | str]) -> dict:
         energies = normalized_energy(runs, *weights)
         for r in rows:
             r[column] = energies.get(r["target"])
-    return {"neurodeploy_version": __version__, "model": next((r["model"] for r in reports.values()
+    from neurodeploy.report.schema import versioned
+
+    return {**versioned("targets"), "neurodeploy_version": __version__, "model": next((r["model"] for r in reports.values()
                                                                if isinstance(r, dict)), request.model),
             "targets": rows, "request": request_dict(request),
             "normalized_energy_note": "E = E_i N/N_max + E_l L/L_max over the rows (papers/001 eq. 25); unitless"}
@@ -72,11 +75,12 @@ def _errors(summary: dict) -> list[str]:
 
 
 def render_targets_text(summary: dict) -> str:
-    lines = [f"{summary['model']} on every target", "", text_table(COLUMNS, _cells(summary))]
+    lines = [f"{summary['model']} on every target", "", text_table([label(c) for c in COLUMNS], _cells(summary))]
     return "\n".join(lines + [""] + _errors(summary) + ["", summary["normalized_energy_note"]])
 
 
 def render_targets_markdown(summary: dict) -> str:
-    lines = [f"# {summary['model']} on every target", "", markdown_table(COLUMNS, _cells(summary)), ""]
+    lines = [f"# {summary['model']} on every target", "", markdown_table([label(c) for c in COLUMNS], _cells(summary)),
+             ""]
     lines += [f"- {e}" for e in _errors(summary)] + ["", summary["normalized_energy_note"], ""]
     return "\n".join(lines)

@@ -98,6 +98,8 @@ class Evaluation:
     num_steps: int | None = None  # time steps the run took (a spiking graph)
     worst_spikes_per_step: float | None = None  # the largest of those per-sample peaks
     spikes_per_step: dict[str, list[float]] = field(default_factory=dict)  # layer -> mean spikes at each step
+    spikes_per_neuron: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> mean spikes per sample, by neuron
+    first_sample_spikes: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> [T, neurons] bool, sample 0
 
     @property
     def spikes_per_inference(self) -> float:
@@ -171,12 +173,19 @@ def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable |
     output = g.outputs[0]
     output_is_spikes = g.types[output].timed  # then classes are scored by spike counts
 
+    neuron_totals: dict[str, np.ndarray] = {}  # spike train -> spikes per neuron summed over the samples so far
+    first_sample: dict[str, np.ndarray] = {}  # spike train -> the first sample's spikes [T, neurons] (for a raster)
+
     def per_sample(name, a):  # figures of one chunk, keeping the samples apart where they are needed
         parts = {}
         if name == output:
             parts[name] = a.sum(axis=0) if output_is_spikes else a
         if name in spiking:  # spikes per step and sample, summed over neurons: [N, T]
-            parts[(name, "steps")] = a.reshape(a.shape[0], a.shape[1], -1).sum(axis=2, dtype=np.float64).T
+            trains = a.reshape(a.shape[0], a.shape[1], -1)
+            parts[(name, "steps")] = trains.sum(axis=2, dtype=np.float64).T
+            per_neuron = trains.sum(axis=(0, 1), dtype=np.float64)
+            neuron_totals[name] = neuron_totals[name] + per_neuron if name in neuron_totals else per_neuron
+            first_sample.setdefault(name, trains[:, 0] != 0)
         if name in counters:
             parts[(name, "count")] = a.reshape(a.shape[0], -1).sum(axis=1)
         if name in activity:
@@ -200,9 +209,23 @@ def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable |
         per_step[layer] = per_step[layer] + profile if layer in per_step and len(per_step[layer]) == len(profile) \
             else profile
     counts = {counters[v]: float(out[(v, "count")].mean()) for v in counters}
+    per_neuron, raster = _per_layer(spiking, neuron_totals, samples), _per_layer(spiking, first_sample)
     accuracy = None if y is None else float((predictions == y).mean())
     steps = {out[(v, "steps")].shape[1] for v in spiking}
     mean_peak, worst_peak = _peak_spikes_per_step(out, neuron_trains)
     return Evaluation(accuracy, predictions, samples, spikes, counts,
                       {v: a.result(samples) for v, a in activity.items()}, mean_peak,
-                      max(steps) if steps else None, worst_peak, {k: v.tolist() for k, v in per_step.items()})
+                      max(steps) if steps else None, worst_peak, {k: v.tolist() for k, v in per_step.items()},
+                      per_neuron, raster)
+
+
+def _per_layer(spiking: dict[str, str], arrays: dict[str, np.ndarray], samples: int | None = None) -> dict:
+    """Per-train arrays by layer: the trains of one layer (SC-TTFS: encoding and calibration) added up; divided by
+    ``samples`` when given (a mean per sample)."""
+    layers: dict[str, np.ndarray] = {}
+    for value, layer in spiking.items():
+        if value in arrays:
+            a = arrays[value] / samples if samples else arrays[value]
+            same = layer in layers and layers[layer].shape == a.shape
+            layers[layer] = (layers[layer] | a if a.dtype == bool else layers[layer] + a) if same else a
+    return layers
