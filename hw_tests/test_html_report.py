@@ -71,12 +71,14 @@ def test_codings_page_in_a_browser(tmp_path):
 
 def test_benchmark_page_in_a_browser(tmp_path):
     """The benchmark's page from a benchmark report's rows (a real benchmark run trains twelve networks: minutes)."""
-    from helpers import benchmark_report
-    from neurodeploy.report.html import benchmark_html
-    from neurodeploy.report.schema import assert_valid
+    import json
 
-    report = benchmark_report()
-    assert_valid(report)  # what neurodeploy benchmark writes
+    from helpers import benchmark_report
+    from neurodeploy.buildfolder import report_json
+    from neurodeploy.report.html import benchmark_html
+
+    # as neurodeploy benchmark writes it (report_json checks it against the schema in the tests)
+    report = json.loads(report_json({**benchmark_report(), "files": {"benchmark.md": "0" * 64}}))
     page = tmp_path / "report.html"
     page.write_text(benchmark_html(report))
     _check(page, _screenshot(tmp_path, "benchmark"),

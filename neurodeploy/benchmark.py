@@ -311,7 +311,6 @@ def run_benchmark(request: BenchmarkRequest, say: Callable[[str], None] = print)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from neurodeploy import __version__
     from neurodeploy.buildfolder import BENCHMARK_MARKER, check_output, file_hashes, report_json, staged_folder
     from neurodeploy.report import operation_costs
     from neurodeploy.report.benchmark import render_benchmark_markdown
@@ -334,7 +333,7 @@ def run_benchmark(request: BenchmarkRequest, say: Callable[[str], None] = print)
     rows = [_study_row(m, builds[m.zoo]) for m in STUDY]
     from neurodeploy.report.schema import versioned
 
-    report = {**versioned("benchmark"), "neurodeploy_version": __version__, "study": "papers/000 Fig. 5 (six models x MLP/CNN) on the digits",
+    report = {**versioned("benchmark"), "study": "papers/000 Fig. 5 (six models x MLP/CNN) on the digits",
               "rows": rows, "sweeps": sweeps, "trained_now": trained, "operation_costs": operation_costs(),
               "request": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(request).items()
                           if k != "output"},

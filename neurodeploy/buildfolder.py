@@ -399,6 +399,21 @@ def content_hash(report: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str, allow_nan=False).encode()).hexdigest()
 
 
+def readable_json(value, level: int = 0) -> str:
+    """JSON indented by objects, with every list of numbers or texts (and list of such lists: a raster, a core map's
+    cells) on one line: two spaces and a newline per number would make a report several times its size."""
+    if isinstance(value, dict) and value:
+        pad = "  " * (level + 1)
+        items = [f"{pad}{json.dumps(k)}: {readable_json(v, level + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
+    flat = lambda v: not isinstance(v, (dict, list)) or (isinstance(v, list) and all(not isinstance(x, (dict, list))
+                                                                                     for x in v))
+    if isinstance(value, list) and value and not all(flat(v) for v in value):
+        pad = "  " * (level + 1)
+        return "[\n" + ",\n".join(pad + readable_json(v, level + 1) for v in value) + "\n" + "  " * level + "]"
+    return json.dumps(value, allow_nan=False)
+
+
 def report_json(report: dict) -> str:
     """Report text: strict JSON (a NaN or infinity is a bug, never written), ending with its own content hash.
 
@@ -407,7 +422,7 @@ def report_json(report: dict) -> str:
     problem, so whatever writes it fails its test."""
     report = json.loads(json.dumps(report, default=str, allow_nan=False))  # the values as they will read back
     report[SELF_HASH] = content_hash(report)
-    text = json.dumps(report, indent=2, allow_nan=False) + "\n"
+    text = readable_json(report) + "\n"
     if os.environ.get("NEURODEPLOY_CHECK_REPORTS") == "1":
         from neurodeploy.report.schema import assert_valid
 

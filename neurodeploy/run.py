@@ -134,10 +134,10 @@ def run_build(build: Path, runners: list[str], samples: int, say=print, sanafe_n
         x, y = seeded_input(g, samples), None
     count = x.shape[1] if timed else len(x)
     readout = g.outputs[0]
-    from neurodeploy import __version__
     from neurodeploy.report.schema import versioned
 
-    result = {**versioned("run"), "neurodeploy_version": __version__, "build": str(build), "target": report["target"], "samples": count, "steps": g.meta["num_steps"],
+    result = {**versioned("run"), "build": str(build), "target": report["target"], "samples": count,
+              "steps": g.meta["num_steps"],
               "runners": {}, "per_sample": [{"label": None if y is None else int(y[i])} for i in range(count)]}
     trains = _trains(g)
     outputs = {}

@@ -121,7 +121,8 @@ def benchmark_row() -> dict:
             "neurobench": {"effective_macs": 0.0, "effective_acs": 40.0, "dense": 80, "activation_sparsity": 0.9,
                            "connection_sparsity": 0.0, "footprint_bytes": 400},
             "spikes_per_inference": 4.0, "spikes_per_layer": {"2": 4.0}, "operation_energy_pj": 36.0,
-            "chips": {"loihi2": {"accuracy": 0.95, "energy_uj": 1.0, "energy_range_uj": [0.5, 1.5], "latency_us": 2.0, "cores": 1, "steps": 13,
+            "chips": {"loihi2": {"accuracy": 0.95, "energy_uj": 1.0, "energy_range_uj": [0.5, 1.5], "latency_us": 2.0,
+                                 "cores": 1, "steps": 13,
                                  "memory_bits": 120.0},
                       "truenorth": {"error": "pass 'lower_to_truenorth' failed:\n    - 2 (LIF): a voltage leak"}}}
 
@@ -140,7 +141,7 @@ def benchmark_report() -> dict:
              "over_threshold": [{"T": 4, "threshold_factor": f, "accuracy": a, "Cadd": 40.0 / f, "Cmul": 0.0,
                                  "spikes_per_inference": 8.0 / f} for f, a in ((0.5, 0.85), (1.0, 0.9), (2.0, 0.7))],
              "findings": ["accuracy rises with T"]}
-    return {**versioned("benchmark"), "neurodeploy_version": "0", "study": "papers/000 Fig. 5 on the digits",
+    return {**versioned("benchmark"), "study": "papers/000 Fig. 5 on the digits",
             "rows": [ann, benchmark_row()], "sweeps": {"trained": sweep}, "trained_now": {},
             "operation_costs": operation_costs(), "definitions": "docs/metrics.md", "wall_s": 1.0,
             "request": {"retrain": False, "eval_samples": None, "jobs": 1, "targets": ["loihi2", "truenorth"],

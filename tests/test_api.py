@@ -19,7 +19,7 @@ def test_the_readme_example_compiles_a_module_in_memory_and_prints_it(capsys):
     assert len(block.strip().splitlines()) == 5
     exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out
-    assert "Sequential -> loihi2" in out and "loihi2 accuracy" in out and "chip energy, total (µJ)" in out
+    assert "Sequential -> loihi2" in out and "loihi2 accuracy" in out and "chip energy per inference, total (µJ)" in out
     assert "build folder:" in out
 
 

@@ -320,7 +320,7 @@ def test_netx_file_compiles_and_runs_on_golden(run_cli, tmp_path):
     out = tmp_path / "nx"
     code, stdout, stderr = run_cli("compile", NETX / "mnist_dense.net", "--target", "loihi1", "-o", out)
     assert code == 0, stderr
-    assert "seeded input" in stdout and "chip energy, total (µJ)" in stdout and (out / "network.net").is_file()
+    assert "seeded input" in stdout and "chip energy per inference, total (µJ)" in stdout and (out / "network.net").is_file()
     code, stdout, _ = run_cli("run", out, "--backend", "golden", "--samples", "3")
     assert code == 0 and "golden accuracy -" in stdout
     code, stdout, _ = run_cli("inspect", NETX / "mnist_dense.net")

@@ -21,27 +21,45 @@ def build(tmp_path_factory):
     return out
 
 
-def test_activity_block_is_the_first_samples_spikes(build, digits):
-    """The raster of every layer is sample 0's spikes as the golden simulator gives them on its own, and the
-    histograms count every neuron once."""
+@pytest.fixture(scope="module")
+def sc_ttfs_build(tmp_path_factory):
+    """A build whose layers each emit two spike trains (SC-TTFS: encoding and calibration)."""
+    from neurodeploy.cli import main
+
+    out = tmp_path_factory.mktemp("html") / "sc"
+    assert main(["compile", "digits_mlp", "--target", "ref", "--coding", "sc-ttfs", "--steps", "2",
+                 "--finetune-epochs", "0", "-o", str(out), "--eval-samples", "20", "--quiet"]) == 0
+    return out
+
+
+@pytest.mark.parametrize("which, target, graph", [("build", "loihi2", "deployed.onnx"),
+                                                   ("sc_ttfs_build", "ref", "snn.onnx")])
+def test_activity_block_is_the_first_samples_spikes(which, target, graph, digits, request):
+    """The raster of every layer is sample 0's spikes, one event per spike of any of the layer's trains, as the
+    target's simulator gives them on its own; the histograms count every neuron once."""
     from neurodeploy.backends import get_backend
     from neurodeploy.frontend.onnx_import import load_onnx
-    from neurodeploy.sim.evaluate import spike_outputs, spiking_nodes
+    from neurodeploy.sim.evaluate import RASTER_NEURONS, spike_outputs, spiking_nodes
 
-    report = json.loads((build / "report.json").read_text())
-    g = load_onnx(build / "deployed.onnx")
+    folder = request.getfixturevalue(which)
+    report = json.loads((folder / "report.json").read_text())
+    g = load_onnx(folder / graph)
     nodes = {n.name: n for n in spiking_nodes(g)}
-    out = get_backend("loihi2").simulate(g, {next(iter(g.inputs)): digits.x_test[:1]},
-                                         [v for n in nodes.values() for v in spike_outputs(n)])
-    assert report["activity"]["network"] == "deployed" and report["activity"]["sample"] == 0
+    out = get_backend(target).simulate(g, {next(iter(g.inputs)): digits.x_test[:1]},
+                                       [v for n in nodes.values() for v in spike_outputs(n)])
+    assert report["activity"]["sample"] == 0 and report["activity"]["layers"]
     for layer in report["activity"]["layers"]:
-        spikes = sum(out[v][:, 0].reshape(out[v].shape[0], -1) != 0 for v in spike_outputs(nodes[layer["layer"]]))
+        trains = [out[v][:, 0].reshape(out[v].shape[0], -1) != 0 for v in spike_outputs(nodes[layer["layer"]])]
         raster, hist = layer["raster"], layer["spikes_per_neuron"]
-        expected = np.nonzero(spikes[:, raster["neuron_index"]])
-        assert (raster["step"], raster["neuron"]) == (expected[0].tolist(), expected[1].tolist())
-        assert raster["neurons_shown"] == min(layer["neurons"], 128) == len(raster["neuron_index"])
+        shown = np.sum([train[:, raster["neuron_index"]] for train in trains], axis=0)
+        assert len(raster["step"]) == shown.sum() and np.bincount(
+            np.ravel_multi_index((raster["step"], raster["neuron"]), shown.shape), minlength=shown.size).tolist() \
+            == shown.ravel().tolist()
+        assert raster["neurons_shown"] == min(layer["neurons"], RASTER_NEURONS) == len(raster["neuron_index"])
         assert sum(hist["counts"]) == layer["neurons"] and len(hist["edges"]) == len(hist["counts"]) + 1
-        assert layer["steps"] == spikes.shape[0] and 0 <= layer["silent_neurons"] <= hist["counts"][0]
+        assert layer["steps"] == shown.shape[0] and 0 <= layer["silent_neurons"] <= hist["counts"][0]
+    if which == "sc_ttfs_build":  # both trains counted: some neuron fires in both at one step
+        assert len(spike_outputs(nodes[report["activity"]["layers"][0]["layer"]])) == 2
 
 
 @pytest.mark.parametrize("target", ["loihi1", "loihi2", "truenorth", "spinnaker1"])
@@ -87,11 +105,15 @@ def test_page_is_self_contained_and_reproducible(build):
     for caption in ("Accuracy:", "Energy, latency and cores", "Core map:", "Spike raster", "Spikes per neuron",
                     "Activity before and after quantization"):
         assert caption in page
+    from neurodeploy.report import figures
+
+    figures._DRAWN.clear()  # drawn again, not served from this process's cache
     assert build_html(report) == page  # the same report draws the same bytes
 
 
 def test_report_md_labels_have_units_and_a_legend(build):
     text = (build / "report.md").read_text()
-    assert "chip energy, total (µJ)" in text and "latency per inference (µs)" in text
-    assert "| spikes before (per sample, float SNN) |" in text and "weights clipped (%)" in text
-    assert "- **vth**: " in text and "energy uj" not in text and "_uj" not in text.split("## Passes")[0]
+    assert "chip energy per inference, total (µJ)" in text and "latency per inference (µs)" in text
+    assert "| spikes per sample, float SNN (count) |" in text and "| weights clipped (% of weights) |" in text
+    assert "- **threshold (integer)**: " in text and "Shown as % of the layer's weights." in text
+    assert "energy uj" not in text and "_uj" not in text.split("## Passes")[0]

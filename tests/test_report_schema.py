@@ -51,7 +51,7 @@ def test_every_field_at_every_level_has_a_title_and_a_description():
     assert _unlabelled(schema(), "#") == []
     for name, definition in schema()["$defs"].items():
         assert definition.get("title") and definition.get("description"), name
-    assert titles("build")["estimate.energy_uj"] == "energy per inference (µJ)"
+    assert titles("build")["estimate.energy_uj"] == "chip energy per inference, total (µJ)"
     assert titles("build")["estimate.latency_us"] == "latency per inference (µs)"
     assert titles("build")["deployed.accuracy"] == "deployed accuracy (fraction 0-1)"
     assert titles("build")["deployed.spikes_per_inference"] == "spikes per inference (count)"
@@ -64,7 +64,7 @@ def test_docs_list_every_field_as_the_schema_says():
     assert docs_with_tables(docs) == docs, "docs/report.md is stale: python -m neurodeploy.report.schema --write"
     for kind in ("build", "targets", "codings", "benchmark", "run"):
         assert f"`report_kind: {kind}`" in docs
-    assert "| `estimate.energy_uj` | number or null; optional | energy per inference (µJ) |" in docs
+    assert "| `estimate.energy_uj` | number or null; optional | chip energy per inference, total (µJ) |" in docs
 
 
 # ------------------------------------------------------------------------------------------------ real reports

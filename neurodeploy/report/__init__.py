@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from neurodeploy.ir.summary import summary_dicts
-from neurodeploy.report.labels import label
+from neurodeploy.report.labels import column_labels, label
 
 LAYER_COLUMNS = ("name", "op", "shape", "neurons", "synapses", "parameters", "spikes_per_sample")
 
@@ -18,20 +18,22 @@ def _quantization_rows(snn_float, deployed, graph) -> list[dict]:
     return rows
 
 
-RASTER_NEURONS = 128  # neurons of one layer drawn in its raster (evenly spaced over the layer)
 HISTOGRAM_BINS = 20
 
 
 def activity_block(evaluation, network: str) -> dict:
-    """What a report draws of a run's spikes: per layer, the first test sample's spikes of up to RASTER_NEURONS
-    neurons (a raster) and the histogram over all its neurons of their mean spikes per sample."""
+    """What a report draws of a run's spikes: per layer, the first sample's spikes of its raster neurons
+    (sim.evaluate.raster_neurons; a spike event per spike, so two trains of one SC-TTFS layer firing together give
+    two) and the histogram over all its neurons of their mean spikes per sample."""
     import numpy as np
+
+    from neurodeploy.sim.evaluate import raster_neurons
 
     layers = []
     for layer, per_neuron in evaluation.spikes_per_neuron.items():
-        train = evaluation.first_sample_spikes[layer]
-        shown = np.unique(np.linspace(0, per_neuron.size - 1, min(per_neuron.size, RASTER_NEURONS)).round().astype(int))
-        step, row = np.nonzero(train[:, shown])
+        train, shown = evaluation.first_sample_spikes[layer], raster_neurons(per_neuron.size)
+        step, row = np.nonzero(train)
+        step, row = np.repeat(step, train[step, row]), np.repeat(row, train[step, row])
         top = float(per_neuron.max()) if per_neuron.size else 0.0
         counts, edges = np.histogram(per_neuron, bins=HISTOGRAM_BINS, range=(0.0, top if top > 0 else 1.0))
         layers.append({"layer": layer, "neurons": int(per_neuron.size), "steps": int(train.shape[0]),
@@ -93,7 +95,6 @@ def build_report(name, request, conversion, spec, graphs, results, estimate, dat
     """
     from dataclasses import asdict
 
-    from neurodeploy import __version__
     from neurodeploy.pipeline import request_dict
 
     deployed_graph = graphs.get("deployed", graphs.get("snn"))
@@ -106,7 +107,6 @@ def build_report(name, request, conversion, spec, graphs, results, estimate, dat
 
     return {
         **versioned("build"),
-        "neurodeploy_version": __version__,
         "model": name,
         "target": spec.name,
         "dataset": dataset,
@@ -181,10 +181,6 @@ def _headline(r: dict) -> list[tuple[str, str]]:
     return rows + estimate_rows(r["estimate"])
 
 
-ESTIMATE_LABELS = {"energy_uj": "chip energy, total (µJ)", "dynamic_energy_uj": "chip energy, dynamic (µJ)",
-                   "static_energy_uj": "chip energy, static (µJ)", "latency_us": "latency per inference (µs)"}
-
-
 def _ranged(value, spread) -> str:
     if value is None or not isinstance(spread, list) or len(spread) != 2:
         return _cell(value)
@@ -203,12 +199,12 @@ def estimate_rows(est: dict) -> list[tuple[str, str]]:
             continue
         if k == "system_energy_uj":
             note = est.get("system_energy_note")
-            rows.append(("system energy (host, I/O)", _cell(v) if v is not None else str(note)))
+            rows.append((label("build", "estimate.system_energy_uj"), _cell(v) if v is not None else str(note)))
             continue
-        rows.append((ESTIMATE_LABELS.get(k) or label(k), _ranged(v, est.get(range_name(k)))))
+        rows.append((label("build", f"estimate.{k}"), _ranged(v, est.get(range_name(k)))))
     breakdown, spreads = est.get("energy_breakdown_uj"), est.get("energy_breakdown_range_uj") or {}
     if breakdown:
-        rows.append(("chip energy breakdown (µJ)", ", ".join(f"{k.replace('_', ' ')} {_ranged(v, spreads.get(k))}"
+        rows.append((label("build", "estimate.energy_breakdown_uj"), ", ".join(f"{k.replace('_', ' ')} {_ranged(v, spreads.get(k))}"
                                                             for k, v in breakdown.items())))
     rows += [("energy note", note) for note in est.get("energy_notes", [])]
     return rows
@@ -277,7 +273,7 @@ def render_text(r: dict) -> str:
         lines.append(f"  MaxPool replaced by AveragePool: {', '.join(r['snn']['maxpool_replaced_by_avgpool'])}")
     text = "\n".join(lines) + "\n\n" + text_table(_labels(LAYER_COLUMNS), _layer_rows(r))
     if r["quantization"]:
-        text += "\n\nquantization\n" + text_table(_labels(quant_columns(r)), _quant_rows(r))
+        text += "\n\nquantization\n" + text_table(_quant_labels(r), _quant_rows(r))
     return text
 
 
@@ -286,7 +282,7 @@ def render_markdown(r: dict) -> str:
              f"Data set: {r['dataset']} test split, {r['test_samples']} samples.", "",
              markdown_table(("figure", "value"), _headline(r)), "", "## Layers", "",
              markdown_table(_labels(LAYER_COLUMNS), _layer_rows(r)), "",
-             *(["## Quantization", "", markdown_table(_labels(quant_columns(r)), _quant_rows(r)), "",
+             *(["## Quantization", "", markdown_table(_quant_labels(r), _quant_rows(r)), "",
                 *quantization_legend(r), ""] if r["quantization"] else []),
              "## Passes", "",
              ", ".join(r["passes"]), ""]
@@ -294,11 +290,16 @@ def render_markdown(r: dict) -> str:
 
 
 def _labels(keys) -> list[str]:
-    return [label(k) for k in keys]
+    return column_labels("build", "layers[]", keys)
 
 
 def quantization_legend(r: dict) -> list[str]:
     """One markdown line per quantization column: its label and what it means (report.schema.json)."""
     from neurodeploy.report.labels import column_description
 
-    return [f"- **{label(c)}**: {column_description('build', 'quantization[]', c)}" for c in quant_columns(r)]
+    return [f"- **{name}**: {column_description('build', 'quantization[]', c)}"
+            for name, c in zip(_quant_labels(r), quant_columns(r))]
+
+
+def _quant_labels(r: dict) -> list[str]:
+    return column_labels("build", "quantization[]", quant_columns(r))

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Callable
 
 from neurodeploy.report import markdown_table, text_table
-from neurodeploy.report.labels import label
+from neurodeploy.report.labels import column_labels
 
 CODINGS = ("rate", "ttfs", "sc-ttfs")
 DEFAULT_SWEEPS = {"rate": (16, 32, 64, 128), "ttfs": (8, 12, 16, 24, 32), "sc-ttfs": (2, 3, 4, 6, 8)}
@@ -73,10 +73,10 @@ def compare_codings(request, sweeps: dict[str, tuple[int, ...]], tolerance: floa
             tried[coding] = candidates
             rows.append(_choose(candidates, tolerance))
         _add_normalized_energy(rows)
-        from neurodeploy import __version__
         from neurodeploy.report.schema import versioned
 
-        summary = {**versioned("codings"), "neurodeploy_version": __version__, "model": request.model, "target": request.target, "tolerance_points": tolerance,
+        summary = {**versioned("codings"), "model": request.model, "target": request.target,
+                   "tolerance_points": tolerance,
                    "rows": rows, "candidates": tried, "request": request_dict(request)}
         (tmp / "comparison.md").write_text(render_codings_markdown(summary))
         (tmp / "report.html").write_text(codings_html(summary))
@@ -98,8 +98,9 @@ def _caption(summary: dict) -> str:
 
 
 def render_codings_text(summary: dict) -> str:
-    return _caption(summary) + "\n\n" + text_table([label(c) for c in COLUMNS], _table_rows(summary))
+    return _caption(summary) + "\n\n" + text_table(column_labels("codings", "rows[]", COLUMNS), _table_rows(summary))
 
 
 def render_codings_markdown(summary: dict) -> str:
-    return f"# Coding comparison\n\n{_caption(summary)}\n\n{markdown_table([label(c) for c in COLUMNS], _table_rows(summary))}\n"
+    table = markdown_table(column_labels("codings", "rows[]", COLUMNS), _table_rows(summary))
+    return f"# Coding comparison\n\n{_caption(summary)}\n\n{table}\n"

@@ -30,9 +30,10 @@ _DRAWN: dict[str, str] = {}  # figure key -> data URI: a --target all page shows
 
 def drawn(make, *data) -> str:
     """The data URI of ``make(*data)``, drawn once per process for the same data."""
+    import hashlib
     import json
 
-    key = make.__name__ + json.dumps(data, sort_keys=True, default=str)
+    key = make.__name__ + hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     if key not in _DRAWN:
         if len(_DRAWN) > 64:
             _DRAWN.clear()
@@ -50,8 +51,10 @@ def png_data_uri(fig) -> str:
 def colors(count: int) -> list:
     from matplotlib import colormaps
 
+    if count > 20:  # more layers than a qualitative map has colours: spread them over a continuous one
+        return [colormaps["turbo"](i / max(count - 1, 1)) for i in range(count)]
     cmap = colormaps["tab10" if count <= 10 else "tab20"]
-    return [cmap(i % cmap.N) for i in range(count)]
+    return [cmap(i) for i in range(count)]
 
 
 def _group_ticks(ax, x, names) -> None:
@@ -279,14 +282,16 @@ def core_map_figure(core_map: dict):
 
 def _counts_map(core_map: dict):
     rows, columns = core_map["rows"], core_map["columns"]
-    fig = new_figure(1.0 + 0.5 * rows, min(WIDTH, 2.0 + 0.6 * columns))
+    fig = new_figure(1.4 + 0.6 * rows, min(WIDTH, 3.5 + 0.6 * columns))
     ax = fig.add_subplot()
     grid = np.full((rows, columns), np.nan)
     for _, row, column, value in core_map["cells"]:
         grid[row, column] = value
-    image = ax.imshow(grid, cmap="viridis", vmin=0, interpolation="nearest")
-    for _, row, column, value in core_map["cells"]:
-        ax.text(column, row, str(value), ha="center", va="center", color="white", fontsize=8)
+    top = max(np.nanmax(grid), 1) if core_map["cells"] else 1
+    image = ax.imshow(grid, cmap="viridis", vmin=0, vmax=top, interpolation="nearest")
+    for _, row, column, value in core_map["cells"]:  # dark text on the bright end of viridis
+        ax.text(column, row, str(value), ha="center", va="center", fontsize=9,
+                color="black" if value > 0.6 * top else "white")
     ax.set_xticks(range(columns))
     ax.set_yticks(range(rows))
     ax.set_xlabel("chip x")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import html
 
 from neurodeploy.report import figures as F
-from neurodeploy.report.labels import label
+from neurodeploy.report.labels import column_labels
+from neurodeploy.sim.evaluate import RASTER_NEURONS
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1180px; color: #222; padding: 0 1em; }
@@ -87,11 +88,12 @@ def build_html(report: dict) -> str:
                     caption=COST_CAPTION)
     target_sections(page, report, level=2)
     page.heading("Layers")
-    page.table([label(c) for c in LAYER_KEYS], [[row.get(c) for c in LAYER_KEYS] for row in report["layers"]])
+    from neurodeploy.report import LAYER_COLUMNS, _layer_rows
+
+    page.table(column_labels("build", "layers[]", LAYER_COLUMNS), _layer_rows(report))
     return page.render()
 
 
-LAYER_KEYS = ("name", "op", "shape", "neurons", "synapses", "parameters", "spikes_per_sample")
 COST_CAPTION = ("Energy, latency and cores: energy per inference (log scale, stacked static and dynamic terms; the "
                 "whisker is the range of docs/energy.md), each term's share, latency per inference (range "
                 "whisker) and cores used.")
@@ -118,8 +120,9 @@ def target_sections(page: Page, report: dict, level: int) -> None:
     if activity and activity["layers"]:
         network = "the deployed network" if activity["network"] == "deployed" else "the float SNN"
         page.heading("Spikes", level)
-        page.figure(F.raster_figure, activity, caption=f"Spike raster: the spikes of {network} on test sample "
-                    f"{activity['sample']}, per layer (a layer with more than 128 neurons shows 128 evenly spaced).")
+        page.figure(F.raster_figure, activity, caption=f"Spike raster: the spikes of {network} on sample "
+                    f"{activity['sample']} of {report['dataset']}, per layer (a layer of more than {RASTER_NEURONS} "
+                    f"neurons shows {RASTER_NEURONS} of them, evenly spaced).")
         page.figure(F.histogram_figure, activity, caption="Spikes per neuron: how many neurons of each layer of "
                     f"{network} fire how often, in mean spikes per test sample.")
     if report.get("quantization"):
@@ -135,8 +138,9 @@ def quantization_table(page: Page, report: dict) -> None:
     from neurodeploy.report.labels import column_description
 
     columns = quant_columns(report)
-    page.table([label(c) for c in columns], _quant_rows(report),
-               {label(c): column_description("build", "quantization[]", c) for c in columns})
+    headers = column_labels("build", "quantization[]", columns)
+    page.table(headers, _quant_rows(report),
+               {h: column_description("build", "quantization[]", c) for h, c in zip(headers, columns)})
 
 
 # ------------------------------------------------------------------------------------------------ --target all
@@ -147,7 +151,7 @@ def targets_html(summary: dict, reports: dict[str, dict | str]) -> str:
     from neurodeploy.report.targets import COLUMNS, _cells
 
     page = Page(f"{summary['model']} on every target")
-    page.table([label(c) for c in COLUMNS], _cells(summary))
+    page.table(column_labels("targets", "targets[]", COLUMNS), _cells(summary))
     built = {t: r for t, r in reports.items() if isinstance(r, dict)}
     page.heading("Accuracy")
     page.figure(F.accuracy_figure, {t: _accuracies(r) for t, r in built.items()},
@@ -175,7 +179,7 @@ def codings_html(summary: dict) -> str:
 
     page = Page(f"Coding comparison: {summary['model']} on {summary['target']}")
     page.text(_caption(summary))
-    page.table([label(c) for c in COLUMNS], _table_rows(summary))
+    page.table(column_labels("codings", "rows[]", COLUMNS), _table_rows(summary))
     tried = summary.get("candidates") or {r["coding"]: [r] for r in summary["rows"]}
     ann = next((r["ann_accuracy_pct"] for r in summary["rows"] if r.get("ann_accuracy_pct") is not None), None)
     reference = None if ann is None else ("ANN", ann)

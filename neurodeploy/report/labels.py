@@ -1,30 +1,34 @@
-"""Human labels for report keys: the words of the key with its unit written out ("energy_range_uj" -> "energy range
-(µJ)"). Keys carry their unit as a suffix (docs/report.md); keys without one that count something say what.
-What each field means is in report.schema.json (its ``description``), which docs/report.md lists."""
+"""Human labels of report fields, with their units: the ``title`` of each field in report.schema.json, the one
+place where a field's label, unit and meaning (``description``) are written (docs/report.md lists them all)."""
 from __future__ import annotations
 
-UNIT_SUFFIXES = {"_uj": "µJ", "_us": "µs", "_ns": "ns", "_pj": "pJ", "_mw": "mW", "_w": "W", "_s": "s",
-                 "_pct": "%", "_points": "points", "_bits": "bit", "_bytes": "bytes", "_hz": "Hz"}
-COUNTS = {  # keys without a unit suffix: what they count
-    "spikes_before": "spikes before (per sample, float SNN)",
-    "spikes_after": "spikes after (per sample, on the target)",
-    "overflow_events": "overflow events (per sample)", "spikes_per_sample": "spikes (per sample)",
-    "spikes_per_inference": "spikes per inference", "neurons": "neurons", "synapses": "synapses",
-    "parameters": "parameters", "weights": "weights", "T": "T (time steps)", "steps": "steps per inference",
-    "latency_steps": "latency (time steps)", "norm_energy_truenorth": "normalized energy, TrueNorth weights",
-    "norm_energy_spinnaker": "normalized energy, SpiNNaker weights", "shape": "output shape",
-    "energy_main_terms": "largest dynamic energy terms (µJ)",
-}
+PERCENT_OF_WEIGHTS = "_pct"  # a quantization count shown as % of the layer's weights
 
 
-def label(key: str) -> str:
-    """A column or row label for ``key``: its words and its unit."""
-    if key in COUNTS:
-        return COUNTS[key]
-    for suffix, unit in UNIT_SUFFIXES.items():
-        if key.endswith(suffix) and len(key) > len(suffix):
-            return f"{key[: -len(suffix)].replace('_', ' ')} ({unit})"
-    return key.replace("_", " ")
+def label(kind: str, path: str) -> str:
+    """The label of a field of a ``kind`` report by dotted path (``[]`` for list items), e.g.
+    ``label("build", "estimate.latency_us")`` -> "latency per inference (µs)"; a field the schema does not name
+    (tests refuse such reports) shows as its key's words."""
+    from neurodeploy.report.schema import titles
+
+    return titles(kind).get(path) or path.rsplit(".", 1)[-1].replace("_", " ")
+
+
+def column_labels(kind: str, rows: str, columns) -> list[str]:
+    """Table headers for ``columns`` of the list ``rows`` (e.g. "quantization[]"); a ``_pct`` column that a table
+    derives from a count field says it is a percentage."""
+    return [label(kind, f"{rows}.{_counted(kind, rows, c)}").replace("(count)", "(% of weights)")
+            if _counted(kind, rows, c) != c else label(kind, f"{rows}.{c}") for c in columns]
+
+
+def _counted(kind: str, rows: str, column: str) -> str:
+    """The count field a ``_pct`` table column is computed from (quantization's weights clipped / zeroed), else the
+    column itself."""
+    from neurodeploy.report.schema import titles
+
+    if column.endswith(PERCENT_OF_WEIGHTS) and f"{rows}.{column}" not in titles(kind):
+        return column[: -len(PERCENT_OF_WEIGHTS)]
+    return column
 
 
 def field_description(kind: str, path: str) -> str | None:
@@ -37,7 +41,7 @@ def field_description(kind: str, path: str) -> str | None:
 
 def column_description(kind: str, rows: str, column: str) -> str:
     """What a table column shows: the field's description; a ``_pct`` column derived from a count says so."""
-    counted = column[: -len("_pct")] if column.endswith("_pct") else column
+    counted = _counted(kind, rows, column)
     text = field_description(kind, f"{rows}.{counted}")
     if text is None:
         raise KeyError(f"report.schema.json does not describe {kind} field {rows}.{counted}")

@@ -27,9 +27,12 @@ WHERE = {"build": "report", "targets": "report", "codings": "comparison", "bench
 
 
 def versioned(kind: str) -> dict:
-    """The first two fields of every report: which schema version it follows and which kind of report it is."""
+    """The first fields of every report: which schema version it follows, which kind of report it is, and which
+    neurodeploy wrote it."""
+    from neurodeploy import __version__
+
     assert kind in REPORT_KINDS, kind
-    return {"schema_version": SCHEMA_VERSION, "report_kind": kind}
+    return {"schema_version": SCHEMA_VERSION, "report_kind": kind, "neurodeploy_version": __version__}
 
 
 @functools.lru_cache(maxsize=1)
@@ -268,9 +271,10 @@ def field_docs(kind: str) -> dict[str, dict]:
     return _field_docs(schema()["$defs"][kind])
 
 
+@functools.lru_cache(maxsize=None)
 def titles(kind: str) -> dict[str, str]:
-    """Dotted field path -> its label with unit, for renderers: ``titles("build")["estimate.energy_uj"]`` is
-    'energy per inference (µJ)' (paths as in ``field_docs``)."""
+    """Dotted field path -> its label with unit, for renderers: ``titles("build")["estimate.latency_us"]`` is
+    'latency per inference (µs)' (paths as in ``field_docs``; the dict is shared: do not change it)."""
     return {path: doc["title"] for path, doc in field_docs(kind).items()}
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from neurodeploy.report import markdown_table, text_table
-from neurodeploy.report.labels import label
+from neurodeploy.report.labels import column_labels
 
 COLUMNS = ("target", "accuracy_pct", "gap_points", "cores", "chips", "energy_uj", "energy_range_uj", "static_energy_uj",
            "energy_main_terms", "latency_us", "latency_range_us", "steps", "spikes_per_inference",
@@ -31,14 +31,14 @@ def _row(target: str, report: dict | str) -> dict:
         "static_energy_uj": est.get("static_energy_uj"), "energy_breakdown_uj": est.get("energy_breakdown_uj"),
         "energy_main_terms": _main_terms(est.get("energy_breakdown_uj")),
         "energy_basis": est.get("energy_basis"),
-        "latency_us": est.get("latency_us"), "latency_range_us": est.get("latency_range_us"), "steps": deployed["steps"],
+        "latency_us": est.get("latency_us"), "latency_range_us": est.get("latency_range_us"),
+        "steps": deployed["steps"],
         "spikes_per_inference": deployed["spikes_per_inference"],
     }
 
 
 def summary_report(request, reports: dict[str, dict | str]) -> dict:
     """The summary dict: rows per target plus the normalized energy of every row on each chip's weights."""
-    from neurodeploy import __version__
     from neurodeploy.backends import get_backend
     from neurodeploy.pipeline import request_dict
     from neurodeploy.energy import chip_weights, normalized_energy
@@ -52,7 +52,7 @@ def summary_report(request, reports: dict[str, dict | str]) -> dict:
             r[column] = energies.get(r["target"])
     from neurodeploy.report.schema import versioned
 
-    return {**versioned("targets"), "neurodeploy_version": __version__, "model": next((r["model"] for r in reports.values()
+    return {**versioned("targets"), "model": next((r["model"] for r in reports.values()
                                                                if isinstance(r, dict)), request.model),
             "targets": rows, "request": request_dict(request),
             "normalized_energy_note": "E = E_i N/N_max + E_l L/L_max over the rows (papers/001 eq. 25); unitless"}
@@ -70,17 +70,21 @@ def _cells(summary: dict) -> list[list]:
              for c in COLUMNS] for r in summary["targets"]]
 
 
+def _headers() -> list[str]:
+    return column_labels("targets", "targets[]", COLUMNS)
+
+
 def _errors(summary: dict) -> list[str]:
     return [f"{r['target']}: {r['error']}" for r in summary["targets"] if "error" in r]
 
 
 def render_targets_text(summary: dict) -> str:
-    lines = [f"{summary['model']} on every target", "", text_table([label(c) for c in COLUMNS], _cells(summary))]
+    lines = [f"{summary['model']} on every target", "", text_table(_headers(), _cells(summary))]
     return "\n".join(lines + [""] + _errors(summary) + ["", summary["normalized_energy_note"]])
 
 
 def render_targets_markdown(summary: dict) -> str:
-    lines = [f"# {summary['model']} on every target", "", markdown_table([label(c) for c in COLUMNS], _cells(summary)),
+    lines = [f"# {summary['model']} on every target", "", markdown_table(_headers(), _cells(summary)),
              ""]
     lines += [f"- {e}" for e in _errors(summary)] + ["", summary["normalized_energy_note"], ""]
     return "\n".join(lines)

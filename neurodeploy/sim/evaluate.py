@@ -99,11 +99,19 @@ class Evaluation:
     worst_spikes_per_step: float | None = None  # the largest of those per-sample peaks
     spikes_per_step: dict[str, list[float]] = field(default_factory=dict)  # layer -> mean spikes at each step
     spikes_per_neuron: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> mean spikes per sample, by neuron
-    first_sample_spikes: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> [T, neurons] bool, sample 0
+    first_sample_spikes: dict[str, np.ndarray] = field(default_factory=dict)  # layer -> sample 0's spikes [T, shown]
 
     @property
     def spikes_per_inference(self) -> float:
         return float(sum(self.spikes_per_layer.values()))
+
+
+RASTER_NEURONS = 128  # neurons per layer whose first-sample spikes are kept, for a report's raster
+
+
+def raster_neurons(neurons: int) -> np.ndarray:
+    """The neurons of a layer a raster shows: all of a small layer, RASTER_NEURONS evenly spaced of a larger one."""
+    return np.unique(np.linspace(0, neurons - 1, min(neurons, RASTER_NEURONS)).round().astype(np.int64))
 
 
 SPIKING_OPS = ("RateEncode", "IF", "LIF", "LoihiLIF", "TrueNorthLayer", "SpiNNakerIF", "TTFS", "SCTTFS", "LoihiTTFS")
@@ -165,8 +173,8 @@ def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable |
     spiking = {v: n.name for n in spiking_nodes(g) for v in spike_outputs(n)}
     neuron_trains = [v for n in spiking_nodes(g) if n.op != "RateEncode" for v in spike_outputs(n)]
     (input_name, input_type), = g.inputs.items()
-    if input_type.timed:  # a spike input's spikes count like a RateEncode's, under the input's name
-        spiking[input_name] = input_name
+    if input_type.timed:  # a spike input's spikes count like a RateEncode's, under the input's name (first)
+        spiking = {input_name: input_name, **spiking}
     counters = counters or {}
     element_values = activity_values(g)
     activity = {v: _ElementActivity() for v in element_values}
@@ -174,7 +182,7 @@ def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable |
     output_is_spikes = g.types[output].timed  # then classes are scored by spike counts
 
     neuron_totals: dict[str, np.ndarray] = {}  # spike train -> spikes per neuron summed over the samples so far
-    first_sample: dict[str, np.ndarray] = {}  # spike train -> the first sample's spikes [T, neurons] (for a raster)
+    first_sample: dict[str, np.ndarray] = {}  # spike train -> sample 0's spikes of its raster neurons [T, shown]
 
     def per_sample(name, a):  # figures of one chunk, keeping the samples apart where they are needed
         parts = {}
@@ -185,7 +193,8 @@ def evaluate(g: Graph, x: np.ndarray, y: np.ndarray | None, simulate: Callable |
             parts[(name, "steps")] = trains.sum(axis=2, dtype=np.float64).T
             per_neuron = trains.sum(axis=(0, 1), dtype=np.float64)
             neuron_totals[name] = neuron_totals[name] + per_neuron if name in neuron_totals else per_neuron
-            first_sample.setdefault(name, trains[:, 0] != 0)
+            if name not in first_sample:
+                first_sample[name] = (trains[:, 0][:, raster_neurons(trains.shape[2])] != 0).astype(np.uint8)
         if name in counters:
             parts[(name, "count")] = a.reshape(a.shape[0], -1).sum(axis=1)
         if name in activity:
@@ -226,6 +235,7 @@ def _per_layer(spiking: dict[str, str], arrays: dict[str, np.ndarray], samples: 
     for value, layer in spiking.items():
         if value in arrays:
             a = arrays[value] / samples if samples else arrays[value]
-            same = layer in layers and layers[layer].shape == a.shape
-            layers[layer] = (layers[layer] | a if a.dtype == bool else layers[layer] + a) if same else a
+            if layer in layers and layers[layer].shape != a.shape:  # the two trains of one layer have one type
+                raise ValueError(f"layer {layer}: spike trains of shapes {layers[layer].shape} and {a.shape}")
+            layers[layer] = layers[layer] + a if layer in layers else a
     return layers
