@@ -129,7 +129,7 @@ def build_report(name, request, conversion, spec, graphs, results, estimate, dat
     }
 
 
-def _cell(value) -> str:
+def cell_text(value) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -139,7 +139,7 @@ def _cell(value) -> str:
 
 def text_table(headers, rows) -> str:
     """Left-aligned plain-text table."""
-    cells = [[_cell(v) for v in row] for row in rows]
+    cells = [[cell_text(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
     line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells])
@@ -147,11 +147,11 @@ def text_table(headers, rows) -> str:
 
 def markdown_table(headers, rows) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    out += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    out += ["| " + " | ".join(cell_text(v) for v in row) + " |" for row in rows]
     return "\n".join(out)
 
 
-def _headline(r: dict) -> list[tuple[str, str]]:
+def headline_rows(r: dict) -> list[tuple[str, str]]:
     pct = lambda v: "-" if v is None else f"{100 * v:.2f} %"
     rows = []
     if r["ann"]:
@@ -183,8 +183,8 @@ def _headline(r: dict) -> list[tuple[str, str]]:
 
 def _ranged(value, spread) -> str:
     if value is None or not isinstance(spread, list) or len(spread) != 2:
-        return _cell(value)
-    return f"{_cell(value)} (range {_cell(spread[0])}-{_cell(spread[1])})"
+        return cell_text(value)
+    return f"{cell_text(value)} (range {cell_text(spread[0])}-{cell_text(spread[1])})"
 
 
 def estimate_rows(est: dict) -> list[tuple[str, str]]:
@@ -199,13 +199,13 @@ def estimate_rows(est: dict) -> list[tuple[str, str]]:
             continue
         if k == "system_energy_uj":
             note = est.get("system_energy_note")
-            rows.append((label("build", "estimate.system_energy_uj"), _cell(v) if v is not None else str(note)))
+            rows.append((label("build", "estimate.system_energy_uj"), cell_text(v) if v is not None else str(note)))
             continue
         rows.append((label("build", f"estimate.{k}"), _ranged(v, est.get(range_name(k)))))
     breakdown, spreads = est.get("energy_breakdown_uj"), est.get("energy_breakdown_range_uj") or {}
     if breakdown:
-        rows.append((label("build", "estimate.energy_breakdown_uj"), ", ".join(f"{k.replace('_', ' ')} {_ranged(v, spreads.get(k))}"
-                                                            for k, v in breakdown.items())))
+        terms = ", ".join(f"{k.replace('_', ' ')} {_ranged(v, spreads.get(k))}" for k, v in breakdown.items())
+        rows.append((label("build", "estimate.energy_breakdown_uj"), terms))
     rows += [("energy note", note) for note in est.get("energy_notes", [])]
     return rows
 
@@ -250,7 +250,7 @@ def quant_columns(r: dict) -> tuple[str, ...]:
     return tuple(keys) + ("spikes_before", "spikes_after", "overflow_events")
 
 
-def _quant_rows(r: dict) -> list[list]:
+def quant_table_rows(r: dict) -> list[list]:
     return [[row.get(c) if c in row else _pct(row, c) for c in quant_columns(r)] for row in r["quantization"]]
 
 
@@ -259,7 +259,7 @@ def _pct(row: dict, column: str):
     return 100.0 * row.get(base, 0) / max(row.get("weights", 0), 1)
 
 
-def _layer_rows(r: dict) -> list[list]:
+def layer_table_rows(r: dict) -> list[list]:
     return [[row[c] for c in LAYER_COLUMNS] for row in r["layers"]]
 
 
@@ -267,22 +267,22 @@ def render_text(r: dict) -> str:
     """Console summary of a report."""
     where = f"{r['dataset']} test split" if r.get("dataset_source") else r["dataset"]
     title = f"{r['model']} -> {r['target']}  ({where}, {r['test_samples']} samples)"
-    width = max(len(k) for k, _ in _headline(r))
-    lines = [title] + [f"  {k.ljust(width)}  {v}" for k, v in _headline(r)]
+    width = max(len(k) for k, _ in headline_rows(r))
+    lines = [title] + [f"  {k.ljust(width)}  {v}" for k, v in headline_rows(r)]
     if r["snn"] and r["snn"]["maxpool_replaced_by_avgpool"]:
         lines.append(f"  MaxPool replaced by AveragePool: {', '.join(r['snn']['maxpool_replaced_by_avgpool'])}")
-    text = "\n".join(lines) + "\n\n" + text_table(_labels(LAYER_COLUMNS), _layer_rows(r))
+    text = "\n".join(lines) + "\n\n" + text_table(_labels(LAYER_COLUMNS), layer_table_rows(r))
     if r["quantization"]:
-        text += "\n\nquantization\n" + text_table(_quant_labels(r), _quant_rows(r))
+        text += "\n\nquantization\n" + text_table(_quant_labels(r), quant_table_rows(r))
     return text
 
 
 def render_markdown(r: dict) -> str:
     lines = [f"# {r['model']} on {r['target']}", "",
              f"Data set: {r['dataset']} test split, {r['test_samples']} samples.", "",
-             markdown_table(("figure", "value"), _headline(r)), "", "## Layers", "",
-             markdown_table(_labels(LAYER_COLUMNS), _layer_rows(r)), "",
-             *(["## Quantization", "", markdown_table(_quant_labels(r), _quant_rows(r)), "",
+             markdown_table(("figure", "value"), headline_rows(r)), "", "## Layers", "",
+             markdown_table(_labels(LAYER_COLUMNS), layer_table_rows(r)), "",
+             *(["## Quantization", "", markdown_table(_quant_labels(r), quant_table_rows(r)), "",
                 *quantization_legend(r), ""] if r["quantization"] else []),
              "## Passes", "",
              ", ".join(r["passes"]), ""]

@@ -11,7 +11,7 @@ def _k(bits):
     return None if bits is None else bits / 1e3
 
 
-def _metric_cells(row: dict) -> list:
+def metric_cells(row: dict) -> list:
     memory, compute, nb = row["memory_bits"], row["compute"], row["neurobench"]
     energy = row["operation_energy_pj"]
     return [row["number"], row["label"], row["architecture"], row["dataset"],
@@ -21,7 +21,7 @@ def _metric_cells(row: dict) -> list:
             None if energy is None else energy / 1e3]
 
 
-def _chip_text(cell: dict) -> str:
+def chip_text(cell: dict) -> str:
     if "error" in cell:  # the reason is the first listed problem when there is one (the headline names the pass)
         lines = [line.strip().lstrip("- ") for line in cell["error"].splitlines() if line.strip()]
         reason = lines[1] if len(lines) > 1 else lines[0]
@@ -50,12 +50,12 @@ def render_benchmark_markdown(report: dict) -> str:
              "T steps; MACs, ACs: NeuroBench's effective operations); spikes of the neurons; E_ops (papers/003): "
              f"an ANN's dense MACs x {costs['mac_pj']} pJ, an SNN's MACs x {costs['mac_pj']} pJ + ACs x {costs['ac_pj']} pJ "
              "(45 nm). Definitions: docs/metrics.md.", "",
-             markdown_table(METRIC_COLUMNS, [_metric_cells(r) for r in rows]), "",
+             markdown_table(METRIC_COLUMNS, [metric_cells(r) for r in rows]), "",
              "## On each chip", "", "Accuracy, energy and latency per inference, cores, papers/000's memory at the "
              "chip's bit widths (or the chip's refusal).", "",
              markdown_table(("#", "model", "arch") + tuple(targets),
                             [[r["number"], r["label"], r["architecture"]] +
-                             [_chip_text(r["chips"][t]) if t in r["chips"] else r.get("chips_note", "-")
+                             [chip_text(r["chips"][t]) if t in r["chips"] else r.get("chips_note", "-")
                               for t in targets] for r in rows]), ""]
     notes = sorted({f"model {r['number']}: {r['chips_note']}" for r in rows if r.get("chips_note")})
     lines += [f"- {n}" for n in notes] + [""]

@@ -86,21 +86,21 @@ def compare_codings(request, sweeps: dict[str, tuple[int, ...]], tolerance: floa
     return summary
 
 
-def _table_rows(summary: dict) -> list[list]:
+def table_rows(summary: dict) -> list[list]:
     shown = lambda c, v: f"{v:.2f}" if c.endswith("_pct") and v is not None else v
     return [[shown(c, r.get(c)) for c in COLUMNS] for r in summary["rows"]]
 
 
-def _caption(summary: dict) -> str:
+def caption(summary: dict) -> str:
     return (f"{summary['model']} on {summary['target']}: each coding at the shortest window T within "
             f"{summary['tolerance_points']} points of the ANN (lossless = yes); T is per layer for ttfs / sc-ttfs. "
             "Normalized energy: papers/001 eq. 25, spikes and latency each divided by the largest row.")
 
 
 def render_codings_text(summary: dict) -> str:
-    return _caption(summary) + "\n\n" + text_table(column_labels("codings", "rows[]", COLUMNS), _table_rows(summary))
+    return caption(summary) + "\n\n" + text_table(column_labels("codings", "rows[]", COLUMNS), table_rows(summary))
 
 
 def render_codings_markdown(summary: dict) -> str:
-    table = markdown_table(column_labels("codings", "rows[]", COLUMNS), _table_rows(summary))
-    return f"# Coding comparison\n\n{_caption(summary)}\n\n{table}\n"
+    table = markdown_table(column_labels("codings", "rows[]", COLUMNS), table_rows(summary))
+    return f"# Coding comparison\n\n{caption(summary)}\n\n{table}\n"

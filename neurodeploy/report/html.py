@@ -61,7 +61,7 @@ def page_body(page: str) -> str:
 
 
 def _cell(value) -> str:
-    from neurodeploy.report import _cell as cell
+    from neurodeploy.report import cell_text as cell
 
     if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
         return f"{cell(value[0])} – {cell(value[1])}"
@@ -75,9 +75,9 @@ def build_html(report: dict) -> str:
     page = Page(f"{report['model']} on {report['target']}")
     page.text(f"Data set: {report['dataset']}, {report['test_samples']} test samples. neurodeploy "
               f"{report.get('neurodeploy_version', '')}; the figures are in report.json (docs/report.md).")
-    from neurodeploy.report import _headline
+    from neurodeploy.report import headline_rows
 
-    page.table(("figure", "value"), _headline(report))
+    page.table(("figure", "value"), headline_rows(report))
     page.heading("Accuracy")
     page.figure(F.accuracy_figure, {report["target"]: _accuracies(report)},
                 caption="Accuracy: test accuracy of the ANN, the float SNN (reference simulator) and the deployed "
@@ -88,9 +88,9 @@ def build_html(report: dict) -> str:
                     caption=COST_CAPTION)
     target_sections(page, report, level=2)
     page.heading("Layers")
-    from neurodeploy.report import LAYER_COLUMNS, _layer_rows
+    from neurodeploy.report import LAYER_COLUMNS, layer_table_rows
 
-    page.table(column_labels("build", "layers[]", LAYER_COLUMNS), _layer_rows(report))
+    page.table(column_labels("build", "layers[]", LAYER_COLUMNS), layer_table_rows(report))
     return page.render()
 
 
@@ -134,12 +134,12 @@ def target_sections(page: Page, report: dict, level: int) -> None:
 
 
 def quantization_table(page: Page, report: dict) -> None:
-    from neurodeploy.report import _quant_rows, quant_columns
+    from neurodeploy.report import quant_table_rows, quant_columns
     from neurodeploy.report.labels import column_description
 
     columns = quant_columns(report)
     headers = column_labels("build", "quantization[]", columns)
-    page.table(headers, _quant_rows(report),
+    page.table(headers, quant_table_rows(report),
                {h: column_description("build", "quantization[]", c) for h, c in zip(headers, columns)})
 
 
@@ -148,10 +148,10 @@ def quantization_table(page: Page, report: dict) -> None:
 def targets_html(summary: dict, reports: dict[str, dict | str]) -> str:
     """The page of ``compile --target all``: the comparison, then each target's core map, spikes and quantization.
     ``reports``: the report of each target's build, or the text of its refusal."""
-    from neurodeploy.report.targets import COLUMNS, _cells
+    from neurodeploy.report.targets import COLUMNS, table_rows
 
     page = Page(f"{summary['model']} on every target")
-    page.table(column_labels("targets", "targets[]", COLUMNS), _cells(summary))
+    page.table(column_labels("targets", "targets[]", COLUMNS), table_rows(summary))
     built = {t: r for t, r in reports.items() if isinstance(r, dict)}
     page.heading("Accuracy")
     page.figure(F.accuracy_figure, {t: _accuracies(r) for t, r in built.items()},
@@ -175,11 +175,11 @@ def targets_html(summary: dict, reports: dict[str, dict | str]) -> str:
 
 def codings_html(summary: dict) -> str:
     """The page of ``neurodeploy codings``: accuracy against latency and spikes for every window tried."""
-    from neurodeploy.report.codings import COLUMNS, _caption, _table_rows
+    from neurodeploy.report.codings import COLUMNS, caption, table_rows
 
     page = Page(f"Coding comparison: {summary['model']} on {summary['target']}")
-    page.text(_caption(summary))
-    page.table(column_labels("codings", "rows[]", COLUMNS), _table_rows(summary))
+    page.text(caption(summary))
+    page.table(column_labels("codings", "rows[]", COLUMNS), table_rows(summary))
     tried = summary.get("candidates") or {r["coding"]: [r] for r in summary["rows"]}
     ann = next((r["ann_accuracy_pct"] for r in summary["rows"] if r.get("ann_accuracy_pct") is not None), None)
     reference = None if ann is None else ("ANN", ann)
@@ -200,12 +200,12 @@ def codings_html(summary: dict) -> str:
 def benchmark_html(report: dict) -> str:
     """The page of ``neurodeploy benchmark``: papers/000's six models, their metrics, their cost on each chip and
     the trade-off sweeps."""
-    from neurodeploy.report.benchmark import METRIC_COLUMNS, _chip_text, _metric_cells
+    from neurodeploy.report.benchmark import METRIC_COLUMNS, chip_text, metric_cells
 
     rows = report["rows"]
     name = lambda r: f"{r['number']} {r['label']} {r['architecture']}"
     page = Page("neurodeploy benchmark: papers/000's six models on the digits")
-    page.table(METRIC_COLUMNS, [_metric_cells(r) for r in rows])
+    page.table(METRIC_COLUMNS, [metric_cells(r) for r in rows])
     page.figure(F.bars_figure, {name(r): {"accuracy": None if r["accuracy"] is None else 100 * r["accuracy"]}
                                 for r in rows}, "test accuracy (%)",
                 caption="Accuracy of each model (float, reference).")
@@ -215,7 +215,7 @@ def benchmark_html(report: dict) -> str:
     energy = {name(r): {t: (r["chips"].get(t) or {}).get("energy_uj") for t in targets} for r in rows}
     page.figure(F.bars_figure, energy, "energy per inference (µJ)", True,
                 caption="Energy per inference of each model on each chip (no bar: refused or unknown; see the table).")
-    page.table(("model",) + tuple(targets), [[name(r)] + [_chip_text(r["chips"][t]) if t in r["chips"] else "-"
+    page.table(("model",) + tuple(targets), [[name(r)] + [chip_text(r["chips"][t]) if t in r["chips"] else "-"
                                                           for t in targets] for r in rows])
     for kind, sweep in (report.get("sweeps") or {}).items():
         page.heading(f"Trade-off sweeps: the {kind} SNN")

@@ -65,7 +65,7 @@ def _span(value):
     return value
 
 
-def _cells(summary: dict) -> list[list]:
+def table_rows(summary: dict) -> list[list]:
     return [[_span(r.get(c)) if "error" not in r or c == "target" else ("error" if c == "accuracy_pct" else None)
              for c in COLUMNS] for r in summary["targets"]]
 
@@ -79,12 +79,12 @@ def _errors(summary: dict) -> list[str]:
 
 
 def render_targets_text(summary: dict) -> str:
-    lines = [f"{summary['model']} on every target", "", text_table(_headers(), _cells(summary))]
+    lines = [f"{summary['model']} on every target", "", text_table(_headers(), table_rows(summary))]
     return "\n".join(lines + [""] + _errors(summary) + ["", summary["normalized_energy_note"]])
 
 
 def render_targets_markdown(summary: dict) -> str:
-    lines = [f"# {summary['model']} on every target", "", markdown_table(_headers(), _cells(summary)),
+    lines = [f"# {summary['model']} on every target", "", markdown_table(_headers(), table_rows(summary)),
              ""]
     lines += [f"- {e}" for e in _errors(summary)] + ["", summary["normalized_energy_note"], ""]
     return "\n".join(lines)
