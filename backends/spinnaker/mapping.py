@@ -86,7 +86,12 @@ def _place(pops: list[Population], per_chip: int) -> np.ndarray:
     start = 0
     for p in pops:
         p.first_core, start = start, start + p.cores
-    return np.arange(start) // per_chip
+    return chips_of_cores(start, per_chip)
+
+
+def chips_of_cores(cores: int, per_chip: int) -> np.ndarray:
+    """The chip of each of ``cores`` cores filled chip by chip in core order."""
+    return np.arange(cores) // per_chip
 
 
 def _chips_of(p: Population, chip_of_core: np.ndarray) -> np.ndarray:
@@ -141,7 +146,7 @@ def core_map(m: Mapping, spec) -> dict:
     from neurodeploy.coremap import core_map as make
 
     per_chip = int(spec.value("cores.application_cores_per_chip"))
-    used = np.bincount(np.arange(m.cores) // per_chip, minlength=m.chips) if m.cores else np.zeros(0, int)
+    used = np.bincount(chips_of_cores(m.cores, per_chip), minlength=m.chips)
     width = max(m.chip_grid[0], 1)
     cells = [(0, chip // width, chip % width, count) for chip, count in enumerate(used)]
     title = (f"{m.cores} application cores on {m.chips} chip(s), {m.boards} board(s) "

@@ -96,6 +96,7 @@ def build_report(name, request, conversion, spec, graphs, results, estimate, dat
     from dataclasses import asdict
 
     from neurodeploy.pipeline import request_dict
+    from neurodeploy.report.schema import versioned
 
     deployed_graph = graphs.get("deployed", graphs.get("snn"))
     ann, snn, deployed = results.get("ann"), results.get("snn"), results["deployed"]
@@ -103,8 +104,6 @@ def build_report(name, request, conversion, spec, graphs, results, estimate, dat
     for row in layers:
         row["spikes_per_sample"] = deployed.spikes_per_layer.get(row["name"])
     gap = None if ann is None or deployed.accuracy is None else round(100 * (ann.accuracy - deployed.accuracy), 4)
-    from neurodeploy.report.schema import versioned
-
     return {
         **versioned("build"),
         "model": name,
@@ -267,8 +266,9 @@ def render_text(r: dict) -> str:
     """Console summary of a report."""
     where = f"{r['dataset']} test split" if r.get("dataset_source") else r["dataset"]
     title = f"{r['model']} -> {r['target']}  ({where}, {r['test_samples']} samples)"
-    width = max(len(k) for k, _ in headline_rows(r))
-    lines = [title] + [f"  {k.ljust(width)}  {v}" for k, v in headline_rows(r)]
+    headline = headline_rows(r)
+    width = max(len(k) for k, _ in headline)
+    lines = [title] + [f"  {k.ljust(width)}  {v}" for k, v in headline]
     if r["snn"] and r["snn"]["maxpool_replaced_by_avgpool"]:
         lines.append(f"  MaxPool replaced by AveragePool: {', '.join(r['snn']['maxpool_replaced_by_avgpool'])}")
     text = "\n".join(lines) + "\n\n" + text_table(_labels(LAYER_COLUMNS), layer_table_rows(r))

@@ -57,6 +57,18 @@ def colors(count: int) -> list:
     return [cmap(i) for i in range(count)]
 
 
+def grouped_bars(ax, groups: dict[str, dict[str, float | None]], palette: list | None = None) -> list:
+    """Bars side by side: one group per key of ``groups`` along x, one colour per series inside it; a None value
+    draws no bar. Returns each series' bars."""
+    series = list(dict.fromkeys(k for g in groups.values() for k in g))
+    x, width = np.arange(len(groups)), 0.8 / max(len(series), 1)
+    drawn = [ax.bar(x + (i - (len(series) - 1) / 2) * width, [np.nan if g.get(name) is None else g[name]
+                                                               for g in groups.values()], width, label=name,
+                    color=color) for i, (name, color) in enumerate(zip(series, palette or colors(len(series))))]
+    _group_ticks(ax, x, list(groups))
+    return drawn
+
+
 def _group_ticks(ax, x, names) -> None:
     """Tick labels of grouped bars, slanted when they would overlap."""
     crowded = len(names) >= 8 or sum(len(str(n)) for n in names) > 60
@@ -79,16 +91,12 @@ def _pct(value):
 
 def accuracy_figure(groups: dict[str, dict[str, float | None]]):
     """Grouped bars: for each group (a target, a model) the accuracy (fraction) of each network in it."""
-    names = list(dict.fromkeys(k for g in groups.values() for k in g))
+    percent = {group: {name: _pct(v) for name, v in values.items()} for group, values in groups.items()}
     fig = new_figure(2.6 + 0.1 * len(groups))
     ax = fig.add_subplot()
-    x, width = np.arange(len(groups)), 0.8 / max(len(names), 1)
-    for i, (name, color) in enumerate(zip(names, colors(len(names)))):
-        values = [_pct(g.get(name)) for g in groups.values()]
-        bars = ax.bar(x + (i - (len(names) - 1) / 2) * width, values, width, label=name, color=color)
+    for bars in grouped_bars(ax, percent):
         ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
-    _group_ticks(ax, x, list(groups))
-    low = np.nanmin([_pct(v) for g in groups.values() for v in g.values()] + [100.0])
+    low = np.nanmin([v for g in percent.values() for v in g.values()] + [100.0])
     ax.set_ylim(max(0.0, low - 10), 101)
     ax.set_ylabel("test accuracy (%)")
     ax.legend(loc="lower right", fontsize=8)
@@ -151,15 +159,10 @@ def histogram_figure(activity: dict):
 
 def layer_activity_figure(rows: list[dict]):
     """Per layer: spikes per sample of the float SNN and on the target (before / after quantization)."""
-    names = [r["layer"] for r in rows]
     fig = new_figure(2.8)
     ax = fig.add_subplot()
-    x = np.arange(len(rows))
-    for offset, key, label, color in ((-0.2, "spikes_before", "float SNN", "#4c72b0"),
-                                      (0.2, "spikes_after", "on the target", "#dd8452")):
-        values = [np.nan if r.get(key) is None else r[key] for r in rows]
-        ax.bar(x + offset, values, 0.4, label=label, color=color)
-    _group_ticks(ax, x, names)
+    grouped_bars(ax, {r["layer"]: {"float SNN": r.get("spikes_before"), "on the target": r.get("spikes_after")}
+                      for r in rows}, ["#4c72b0", "#dd8452"])
     ax.set_yscale("symlog", linthresh=1.0)
     ax.set_ylabel("spikes per sample")
     ax.legend(fontsize=8)
@@ -228,27 +231,29 @@ def _energy_terms(est: dict) -> dict[str, float]:
 def _energy_bar(ax_energy, ax_share, i: int, est: dict) -> None:
     total = est.get("energy_uj")
     if total is None:
-        ax_energy.text(0.02, i, "unknown", transform=ax_energy.get_yaxis_transform(), va="center", fontsize=7)
-        return
+        return _unknown(ax_energy, i)
     terms, left = _energy_terms(est), 0.0
     known = sum(terms.values()) or 1.0
-    share_left = 0.0
     for category, value in terms.items():  # stacked in linear units; the log axis stretches the small ones
         ax_energy.barh(i, value, left=left or None, color=CATEGORY_COLORS[category])
-        ax_share.barh(i, 100 * value / known, left=share_left, color=CATEGORY_COLORS[category])
-        left, share_left = left + value, share_left + 100 * value / known
-    spread = est.get("energy_range_uj")
-    if spread:
-        ax_energy.errorbar(total, i, xerr=[[total - spread[0]], [spread[1] - total]], fmt="none", ecolor="black",
-                           capsize=3, lw=1)
-    ax_energy.text(spread[1] if spread else total, i, f"  {total:.3g}", va="center", fontsize=7)
+        ax_share.barh(i, 100 * value / known, left=100 * left / known, color=CATEGORY_COLORS[category])
+        left += value
+    _whisker(ax_energy, i, total, est.get("energy_range_uj"))
 
 
 def _ranged_bar(ax, i: int, value, spread, color) -> None:
     if value is None:
-        ax.text(0.02, i, "unknown", transform=ax.get_yaxis_transform(), va="center", fontsize=7)
-        return
+        return _unknown(ax, i)
     ax.barh(i, value, color=color)
+    _whisker(ax, i, value, spread)
+
+
+def _unknown(ax, i: int) -> None:
+    ax.text(0.02, i, "unknown", transform=ax.get_yaxis_transform(), va="center", fontsize=7)
+
+
+def _whisker(ax, i: int, value: float, spread) -> None:
+    """The [low, high] range of a bar's value as a whisker, and the value written after it."""
     if spread:
         ax.errorbar(value, i, xerr=[[value - spread[0]], [spread[1] - value]], fmt="none", ecolor="black", capsize=3,
                     lw=1)
@@ -340,14 +345,9 @@ def curves_figure(series: dict[str, list[tuple[float, float]]], x_label: str, y_
 
 def bars_figure(values: dict[str, dict[str, float | None]], y_label: str, log: bool = False):
     """Grouped bars of any figure: groups (x) by series (colours); None is drawn as no bar."""
-    series = list(dict.fromkeys(k for g in values.values() for k in g))
     fig = new_figure(2.8)
     ax = fig.add_subplot()
-    x, width = np.arange(len(values)), 0.8 / max(len(series), 1)
-    for i, (name, color) in enumerate(zip(series, colors(len(series)))):
-        heights = [np.nan if g.get(name) is None else g[name] for g in values.values()]
-        ax.bar(x + (i - (len(series) - 1) / 2) * width, heights, width, label=name, color=color)
-    _group_ticks(ax, x, list(values))
+    series = grouped_bars(ax, values)
     if log:
         _log_axis(ax.yaxis, ax.set_yscale)
     ax.set_ylabel(y_label)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from neurodeploy.report import figures as F
+from neurodeploy.report import cell_text, figures as F
 from neurodeploy.report.labels import column_labels
 from neurodeploy.sim.evaluate import RASTER_NEURONS
 
@@ -44,7 +44,7 @@ class Page:
 
     def table(self, headers, rows, legend: dict[str, str] | None = None) -> None:
         head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>" for row in rows)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(cell_text(v))}</td>" for v in row) + "</tr>" for row in rows)
         self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         if legend:
             items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in legend.items())
@@ -58,14 +58,6 @@ class Page:
 def page_body(page: str) -> str:
     """What a page shows, without its document and style: for embedding (a notebook cell)."""
     return page.split("<body>", 1)[-1].rsplit("</body>", 1)[0].strip()
-
-
-def _cell(value) -> str:
-    from neurodeploy.report import cell_text as cell
-
-    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
-        return f"{cell(value[0])} – {cell(value[1])}"
-    return cell(value)
 
 
 # ------------------------------------------------------------------------------------------------ one build
