@@ -1,7 +1,9 @@
-"""The benchmark SNNs and the deep SNNs (models/benchmark.py, residual blocks included) on Lava (Loihi2SimCfg,
-fixed_pt) vs the golden simulator: each compiled for loihi2 by the production driver and run with ``neurodeploy
-run``'s runners on 5 test samples of its data set, identical spikes in every layer at every step (and identical
-readouts). About 45 s for the six."""
+"""The benchmark SNNs, the deep SNNs (models/benchmark.py, residual blocks included) and the T-RevSNN-style network
+(models/trevsnn.py: stateless neurons as Lava's LIFReset, depthwise convolutions, up to 11 synapse paths summed into
+one layer) on Lava (Loihi2SimCfg, fixed_pt) vs the golden simulator: each compiled for loihi2 by the production
+driver and run with ``neurodeploy run``'s runners on 5 test samples of its data set, identical spikes in every layer
+at every step (and identical readouts). About 45 s for the six, 150 s for the T-RevSNN (110 Lava processes, 34
+steps)."""
 from __future__ import annotations
 
 import pytest
@@ -12,7 +14,7 @@ from neurodeploy.run import run_build
 pytestmark = pytest.mark.lava
 SAMPLES = 5
 MODELS = ["bench_snn_frames_mlp", "bench_snn_frames_cnn", "bench_snn_events_mlp", "bench_snn_events_cnn",
-          "digits_vgg_snn", "digits_resnet_snn"]
+          "digits_vgg_snn", "digits_resnet_snn", "digits_trevsnn"]
 
 
 @pytest.mark.parametrize("name", MODELS)

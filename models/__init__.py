@@ -65,8 +65,14 @@ ZOO: dict[str, ZooModel] = {
         ZooModel("digits_snn", "digits_snn:DigitsSNN", (1, 8, 8), "digits", "digits_snn.pt",
                  "spiking 64-128-64-10 LIF network (T = 8, direct input), trained directly on 8x8 digits"),
         *BENCHMARK_MODELS,
+        ZooModel("digits_trevsnn", "trevsnn:DigitsTRevSNN", (1, 8, 8), "digits", "digits_trevsnn.pt",
+                 "T-RevSNN-style network (papers/002): 4 columns (one per step) of 2 levels, depthwise + pointwise "
+                 "blocks, weight-standardized convs, layer scale, turn-on leaks, stateless threshold neurons"),
         ZooModel("vgg16", "cifar:VGG16", (3, 32, 32), None, None,
                  "VGG16 (average pooling) for 32x32x3 input, random weights (scale tests)"),
+        ZooModel("cifar_trevsnn", "trevsnn:CifarTRevSNN", (3, 32, 32), None, None,
+                 "T-RevSNN-style network for 32x32x3 input (levels of 64, 128, 256 channels, T = 4), random weights "
+                 "(scale tests)"),
         ZooModel("resnet20", "cifar:ResNet20", (3, 32, 32), None, None,
                  "ResNet20 for 32x32x3 input, random weights (scale tests)"),
     )

@@ -170,6 +170,8 @@ def _fit(model, dataset, epochs: int, loss_fn, options: TrainOptions, recipe: st
                 loss = loss_fn(model(time_major(model, x[batch])), y[batch], steps)
                 loss.backward()
                 optimizer.step()
+                if hasattr(model, "clamp_"):  # parameters with bounds (models/trevsnn.py's leaks)
+                    model.clamp_()
                 total += float(loss) * len(batch)
             losses.append(total / len(x))
             schedule.step()

@@ -313,6 +313,29 @@ class RecurrentLIF(LIF):
         super().__init__(v_decay, i_decay, shape=(n,), recurrent=True, **settings)
 
 
+class ThresholdNeuron(LIF):
+    """A neuron with no state across steps (papers/002's "turn-off" neuron): s[t] = x[t] + bias > v_th.
+
+    It is the IR's stateless threshold neuron, ``LIF`` with v_decay = 1 and i_decay = 1: nothing of step t-1 is
+    left in step t, so a reset has nothing to act on. The rounding rule is fixed: a spike when the input exceeds
+    ``threshold`` strictly (default 0.5, 'gt'). papers/002's code spikes round(clamp(x, 0, 1)), which rounds half
+    up in training (x = 0.5 spikes) and half to even at evaluation (x = 0.5 does not); this layer uses the
+    evaluation rule in training too, and the chips (Loihi fires on v > v_th) compute the same. The surrogate
+    defaults to the rectangular window of width 1 around 0.5, the straight-through gradient of clamp(x, 0, 1)."""
+
+    def __init__(self, threshold: float = 0.5, *, surrogate_width: float | None = 1.0, **settings) -> None:
+        for fixed in ("v_decay", "i_decay", "reset", "reset_timing", "refractory", "recurrent"):
+            if fixed in settings:
+                raise InputError(f"ThresholdNeuron: {fixed} is fixed (the neuron keeps no state across steps)")
+        super().__init__(1.0, 1.0, threshold=threshold, reset="zero", surrogate_width=surrogate_width, **settings)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """All steps at once: the loop of :class:`LIF` with v_decay = 1 computes v[t] = 0 + x[t] (+ bias)."""
+        self._check_input(x)
+        v = x if self.bias is None else x + self.bias
+        return _Spike.apply(v, self.threshold, self.fire_when == "ge", self.surrogate, self.surrogate_width, None)
+
+
 # ------------------------------------------------------------------ encoders and readouts
 
 
@@ -425,6 +448,57 @@ class PerStep(nn.Module):
         return y.reshape(steps, batch, *y.shape[1:])
 
 
+class WSConv2d(nn.Conv2d):
+    """A weight-standardized convolution (papers/002 uses them instead of BatchNorm): every output channel's kernel
+    is centred and scaled to unit norm over its fan-in before use,
+
+        w_hat[o] = gain[o] * (w[o] - mean(w[o])) / sqrt(fan_in * var(w[o]) + eps),  var the biased variance,
+
+    with a trainable ``gain`` per output channel (1 at the start). The IR keeps it as ``WSConv`` until the pass
+    ``fold_weight_standardization`` replaces it by a plain Conv holding w_hat. Arguments as ``nn.Conv2d``."""
+
+    def __init__(self, *args, eps: float = 1e-6, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.padding_mode != "zeros":
+            raise InputError(f"WSConv2d: padding_mode='{self.padding_mode}' (only 'zeros' is supported)")
+        self.eps = float(eps)
+        self.gain = nn.Parameter(torch.ones(self.out_channels))
+
+    def standardized_weight(self) -> torch.Tensor:
+        w = self.weight
+        flat = w.reshape(w.shape[0], -1)
+        mean, var = flat.mean(dim=1, keepdim=True), flat.var(dim=1, unbiased=False, keepdim=True)
+        scaled = (flat - mean) / torch.sqrt(var * flat.shape[1] + self.eps) * self.gain.unsqueeze(1)
+        return scaled.reshape_as(w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.standardized_weight(), self.bias)
+
+
+class ChannelScale(nn.Module):
+    """y = s * x with one trainable factor per channel (axis 1 of [N, C, ...]): ReZero / layer scale on a residual
+    branch (papers/002), or the leak of a state carried from one step to the next. The IR's ``Mul`` by a per-channel
+    constant, which the export passes fold into the synapses before it (additions only on the chip).
+    ``init`` the starting value; ``bound`` > 0 clamps s into [-bound, bound] after every optimiser step (call
+    :meth:`clamp_`), None leaves it free."""
+
+    def __init__(self, channels: int, init: float = 1.0, bound: float | None = None) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.full((channels,), float(init)))
+        self.bound = bound
+
+    def clamp_(self) -> None:
+        if self.bound is not None:
+            with torch.no_grad():
+                self.scale.clamp_(-self.bound, self.bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale.reshape((1, -1) + (1,) * (x.dim() - 2))
+
+    def extra_repr(self) -> str:
+        return f"channels={self.scale.numel()}, bound={self.bound}"
+
+
 class TimeDropout(nn.Module):
     """Dropout for SNNs (papers/003, section 2.2.2): one random mask per sample held for all T steps of the
     iteration, not redrawn per step; identity in eval mode (the IR's ``Dropout``). p = 0.2-0.25 in the paper."""
@@ -445,7 +519,7 @@ class TimeDropout(nn.Module):
         return f"p={self.p}"
 
 
-NEURONS = (IF, LIF)
+NEURONS = (IF, LIF)  # ThresholdNeuron and RecurrentLIF are LIFs
 ENCODERS = (DirectEncode, RateEncode)
 READOUTS = (SpikeCount, MembraneReadout)
 TEMPORAL = NEURONS + ENCODERS + READOUTS + (PerStep, TimeDropout)

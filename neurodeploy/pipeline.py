@@ -211,14 +211,22 @@ def check_activity(float_snn, deployed) -> None:
 ACTIVITY_CHANGE = 2.0  # a layer whose spikes change by more than this factor on the target is pointed out
 
 
-def activity_warnings(float_snn, deployed) -> list[str]:
+def activity_warnings(float_snn, deployed, per_step: tuple[int, int] | None = None) -> list[str]:
     """Layers whose activity on the target is far from the float SNN's (not silenced: check_activity refuses that),
-    for the report: a sign that quantization lost (or added) much of what the layer carries."""
-    rows = []
+    for the report: a sign that quantization lost (or added) much of what the layer carries.
+
+    ``per_step`` (float SNN's steps, target's steps) compares spikes per step instead of per sample: for a network
+    of stateless layers that the chip runs to its steady state (each layer repeats the float network's one pass at
+    every step once its inputs have arrived), docs/trevsnn.md."""
+    rows, (before_steps, after_steps) = [], per_step or (1, 1)
+    unit = "per step" if per_step else "per sample"
     for layer, before in float_snn.spikes_per_layer.items():
         after = deployed.spikes_per_layer.get(layer)
-        if after is not None and before >= 1.0 and not 1 / ACTIVITY_CHANGE <= after / before <= ACTIVITY_CHANGE:
-            rows.append(f"{layer}: {after:.1f} spikes per sample on the target, {before:.1f} in the float SNN "
+        if after is None or before < 1.0:
+            continue
+        before, after = before / before_steps, after / after_steps
+        if not 1 / ACTIVITY_CHANGE <= after / before <= ACTIVITY_CHANGE:
+            rows.append(f"{layer}: {after:.1f} spikes {unit} on the target, {before:.1f} in the float SNN "
                         f"({after / before:.0%})")
     return rows
 
@@ -322,9 +330,11 @@ def _prepare_spiking(g, dataset, request: CompileRequest):
     and T."""
     from neurodeploy.ir.check import infer_shapes
     from neurodeploy.ir.graph import TensorType
-    from neurodeploy.passes.canonicalize import remove_identities
+    from neurodeploy.passes import PassContext, run_passes, stage
 
-    g = remove_identities(g, None)  # a trained SNN's dropout (TimeDropout) is the identity at inference
+    # a trained SNN's dropout (TimeDropout) is the identity at inference; weight standardization, per-channel
+    # scales and sums of membrane values fold into synapses (papers/002's networks; docs/trevsnn.md)
+    g = run_passes(g, stage("export"), PassContext())
     (input_name, input_type), = g.inputs.items()
     encoders = [n for n in g.consumers(input_name) if n.op in ("DirectEncode", "RateEncode")]
     events = dataset is not None and dataset.steps is not None
@@ -398,7 +408,8 @@ def _compile_spiking(request: CompileRequest, loaded, backend, steps: _Steps, da
     report = build_report(loaded.name, request, None, backend.spec, graphs, results, estimate, source,
                           {"steps": steps.timings, "passes": ctx.timings})
     report["dataset_source"] = request.dataset or loaded.dataset
-    report["activity_warnings"] = activity_warnings(results["snn"], results["deployed"])
+    steady = (num_steps, deployed.meta["num_steps"]) if deployed.meta.get("steady_state") else None
+    report["activity_warnings"] = activity_warnings(results["snn"], results["deployed"], steady)
     report["time_semantics"] = dict(snn.meta.get("time", {}), num_steps=num_steps)
     files = _spiking_files(graphs, report, ctx, backend, estimate)
     steps.run(f"write {request.output}", write_build, request.output, files, report, steps.say)

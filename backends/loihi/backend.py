@@ -79,6 +79,6 @@ def _layer_nodes(g: Graph, neurons) -> set[str]:
     for node in g.nodes:
         if node.name in neurons:
             producer = g.producer(node.inputs[0])
-            feeding = [producer] + ([g.producer(v) for v in producer.inputs] if producer and producer.op == "Add" else [])
+            feeding = [producer] + ([g.producer(v) for v in producer.inputs] if producer and producer.op in ("Add", "Sum") else [])
             names.update(n.name for n in feeding if n is not None)
     return names

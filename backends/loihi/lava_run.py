@@ -57,7 +57,7 @@ def _host_graph(g: Graph, values: list[str]) -> Graph:
 
 def _lif(g: Graph, node: Node, steps: int):
     from lava.proc.io.sink import RingBuffer
-    from lava.proc.lif.process import LIF
+    from lava.proc.lif.process import LIF, LIFReset
 
     shape = g.types[node.outputs[0]].shape
     neurons = lava_shape(shape)
@@ -65,8 +65,12 @@ def _lif(g: Graph, node: Node, steps: int):
     bias = to_lava_layout(np.broadcast_to(bias, shape)) if bias is not None else np.zeros(neurons, np.int64)
     a = node.attrs
     v0 = np.full(neurons, a.get("v_init", 0), np.int64)
-    lif = LIF(shape=neurons, du=a["du"], dv=a["dv"], vth=a["vth"], bias_mant=bias.astype(np.int64),
-              bias_exp=a.get("bias_exp", 0), v=v0, name=node.name)
+    settings = dict(shape=neurons, du=a["du"], dv=a["dv"], vth=a["vth"], bias_mant=bias.astype(np.int64),
+                    bias_exp=a.get("bias_exp", 0), v=v0, name=node.name)
+    if a.get("reset_every_step", 0):  # a stateless neuron: Lava's LIF that zeroes u and v at the start of every step
+        lif = LIFReset(**settings, reset_interval=1, reset_offset=0)
+    else:
+        lif = LIF(**settings)
     sink = RingBuffer(shape=neurons, buffer=steps) if node.op == "LoihiLIF" else None
     if sink is not None:
         lif.s_out.connect(sink.a_in)
@@ -136,7 +140,7 @@ def _out_port(g: Graph, net: LavaNetwork, source: str, steps: int):
 def _target_neuron(g: Graph, synapse: Node) -> Node:
     """The neuron layer a synapse node feeds, directly or through an Add (Lava sums an InPort's inputs)."""
     (consumer,) = g.consumers(synapse.outputs[0])
-    if consumer.op == "Add":
+    if consumer.op in ("Add", "Sum"):
         (consumer,) = g.consumers(consumer.outputs[0])
     if consumer.op not in NEURON_OPS:
         raise UnsupportedError(f"{synapse}: its current does not reach a LIF layer; Lava cannot wire it")

@@ -54,7 +54,7 @@ def synapse_nodes(g: Graph, neuron: Node) -> list[Node]:
     found = []
     for value in neuron.inputs[:CURRENT_INPUTS.get(neuron.op, 1)]:
         producer = g.producer(value) if value else None
-        if producer is not None and producer.op == "Add":
+        if producer is not None and producer.op in ("Add", "Sum"):
             found += [p for p in (g.producer(v) for v in producer.inputs) if p is not None]
         elif producer is not None and producer.op in ("LoihiDense", "LoihiConv"):
             found.append(producer)

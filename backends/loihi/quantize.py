@@ -24,6 +24,7 @@ from neurodeploy.errors import UnsupportedError
 from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph, Node
 from neurodeploy.ir.ops.loihi import ACTIVATION_SHIFT, STATE_LIMIT, THRESHOLD_SHIFT
+from neurodeploy.ir.ops.neuron import is_stateless
 from neurodeploy.passes.layers import SHAPE_ONLY, calibration_peaks, count_spikes_on_host, pad_input, read_untimed_input
 
 @dataclass(frozen=True)
@@ -142,13 +143,18 @@ class _Lowering:
         dv = int(np.clip(round(neuron.attrs["v_decay"] * unity), 0, self.num.no_current_memory))
         return du, dv
 
+    def chip_decays(self, neuron: Node) -> tuple[int, int]:
+        """(du, dv) as the chip runs them: a stateless neuron clears u and v every step (reset_every_step), so it
+        needs no decay; others :meth:`decays`."""
+        return (self.num.no_current_memory, 0) if is_stateless(neuron) else self.decays(neuron)
+
     def paths_of(self, neuron: Node) -> list[Node] | None:
         """The synaptic paths into a neuron layer: Conv/Gemm nodes, or a scalar Mul on spikes (an identity
         shortcut), summed by at most one Add; None when the input is anything else."""
         producer = self.g.producer(neuron.inputs[0])
         if producer is None:
             return None
-        paths = [self.g.producer(v) for v in producer.inputs] if producer.op == "Add" else [producer]
+        paths = [self.g.producer(v) for v in producer.inputs] if producer.op in ("Add", "Sum") else [producer]
         ok = all(p is not None and (p.op in ("Conv", "Gemm") or (p.op == "Mul" and _scalar_scale(self.g, p)))
                  and len(self.g.consumers(p.outputs[0])) == 1 for p in paths)
         return paths if ok else None
@@ -156,8 +162,10 @@ class _Lowering:
     def lif(self, op: str, neuron: Node, a_in: str, bias: str, vth: int, bias_exp: int, scale: float,
             steps: int = 0) -> Node:
         v_init = int(round(neuron.attrs.get("v_init", 0.0) * scale))
-        du, dv = self.decays(neuron)
+        du, dv = self.chip_decays(neuron)
         attrs = {"du": du, "dv": dv, "vth": vth, "bias_exp": bias_exp, "v_init": v_init, "num_steps": steps}
+        if is_stateless(neuron):  # nothing to carry: Lava's LIFReset clears u and v before every step
+            attrs.update(v_init=0, reset_every_step=1)
         counters = (["overflow"] if op == "LoihiLIF" else []) + ["updates"]  # see backend.counters
         outputs = list(neuron.outputs) + [self.g.unique_name(f"{neuron.name}_{c}") for c in counters]
         return Node(op, neuron.name, [a_in, bias], outputs, attrs)
@@ -178,7 +186,7 @@ class _Lowering:
         quantize = Node("Quantize", self.g.unique_name(f"{neuron.name}_quantize"), [current], [mant],
                         {"scale": scale / 2 ** bias_exp, "bits": self.num.bias_mantissa_bits})
         vth = max(1, int(round(theta * scale / 2 ** THRESHOLD_SHIFT)))
-        du, dv = self.decays(neuron)
+        du, dv = self.chip_decays(neuron)
         self.report.append(asdict(LayerQuantization(neuron.name, scale, 0, "host", vth, bias_exp, du, dv, 0, 0, 0, 0)))
         return nodes + [quantize, self.lif("LoihiLIF", neuron, "", mant, vth, bias_exp, scale, steps)]
 
@@ -220,7 +228,7 @@ class _Lowering:
             modes.append(f"recurrent {mode}")
             recurrent = self.g.add_param(f"{neuron.name}.recurrent_weight_int", q)
         mant, bias_exp, bias_clipped = self.bias_mantissas(neuron, [p for p in paths if p.op != "Mul"], scale)
-        du, dv = self.decays(neuron)
+        du, dv = self.chip_decays(neuron)
         steady = neuron.op == "LIF" and neuron.attrs.get("i_decay", 1.0) < 1.0 and any(
             p.op != "Mul" and self.g.param_of(p, 2) is not None and np.any(self.g.param_of(p, 2)) for p in paths)
         count = int(sum(w.size for w in weights)) + (0 if w_rec is None else int(w_rec.size))
@@ -231,7 +239,8 @@ class _Lowering:
         nodes = list(synapses)
         if len(synapses) > 1:  # Lava sums every connection into a LIF's input port
             current = self.g.unique_name(f"{neuron.name}_input")
-            nodes.append(Node("Add", self.g.unique_name(f"{neuron.name}_sum"), [s.outputs[0] for s in synapses],
+            nodes.append(Node("Add" if len(synapses) == 2 else "Sum", self.g.unique_name(f"{neuron.name}_sum"),
+                              [s.outputs[0] for s in synapses],
                               [current]))
         bias_name = self.g.add_param(f"{neuron.name}.bias_mant", mant)
         lif = self.lif(op, neuron, current, bias_name, vth, bias_exp, scale)
@@ -301,6 +310,8 @@ def _start_biases_with_input(g: Graph) -> None:
 def _neuron_problem(neuron: Node) -> str | None:
     """Why Lava's LIF cannot express an IF/LIF layer's reset, refractory period or decays; None when it can."""
     a = neuron.attrs
+    if is_stateless(neuron):
+        return None
     if a.get("reset", "subtract") != "zero":
         return (f"reset '{a.get('reset', 'subtract')}' (Lava's LIF resets to 0); convert or import with reset 'zero'")
     if a.get("refractory", 0):
@@ -357,6 +368,8 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
     for neuron in neurons:
         paths = lw.paths_of(neuron)
         problem = _neuron_problem(neuron) if neuron.op in ("IF", "LIF") else None
+        if is_stateless(neuron) and ctx.spec.values.get("neuron", {}).get("stateless_neurons"):
+            problem = "a stateless threshold neuron: " + ctx.spec.values["neuron"]["stateless_neurons"]
         if paths is None:
             lw.unlowered[neuron.name] = "its input is not Conv/Gemm synapses or identity shortcuts (summed by Add)"
         elif problem:
@@ -377,7 +390,7 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
         else:
             replaced[neuron.name] = lw.chip_layer(neuron, paths, peaks)
             adder = g.producer(neuron.inputs[0])
-            replaced.update({n.name: [] for n in paths + ([adder] if adder.op == "Add" else [])})
+            replaced.update({n.name: [] for n in paths + ([adder] if adder.op in ("Add", "Sum") else [])})
     nodes = []
     for n in g.nodes:  # a layer's new nodes take its neuron's place: everything they read comes before it
         if n is encoder and first.name in replaced:
@@ -392,4 +405,8 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
     g.drop_unused_params()
     g.meta.update({"quantization": lw.report, "loihi_unlowered": lw.unlowered, "num_steps": steps,
                    "pipeline_depth": depth})
+    chip_neurons = g.find("LoihiLIF", "LoihiVoltageReadout")
+    if chip_neurons and all(n.attrs.get("reset_every_step", 0) for n in chip_neurons):
+        # every layer is stateless: from step `depth` on each computes the float network's one pass (steady state)
+        g.meta["steady_state"] = True
     return infer_shapes(g)

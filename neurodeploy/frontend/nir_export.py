@@ -158,6 +158,11 @@ class _Exporter:
         if pads[0] != pads[2] or pads[1] != pads[3]:
             self.problems.append(f"{node}: asymmetric pads {list(pads)}; NIR's Conv2d pads both sides alike")
             return
+        if node.attrs.get("group", 1) > 1 and self.param(node, 1).shape[1] != h.shape[0]:
+            # nir 1.0.8's type inference reads a Conv2d's input channels from weight.shape[1] (C / groups)
+            self.problems.append(f"{node}: a grouped convolution (group {node.attrs['group']}): the NIR library's type "
+                                 "check takes its input channels from the kernel, C / group, and refuses the graph")
+            return
         w = self._grouped(node, scale)
         bias = self.param(node, 2)
         fields = {"weight": w, "bias": np.zeros(w.shape[0]) if bias is None else bias,
@@ -243,6 +248,15 @@ class _Exporter:
         self._add_bias(layer, constant)
         self.handles[node.outputs[0]] = h
         self.layer[node.outputs[0]] = layer
+
+    def _sum(self, node: Node) -> None:
+        """Sum of synapse paths (expand_current_sums): in NIR, edges into one node add up."""
+        acts = self.g.activation_inputs(node)
+        if len(acts) != len(node.inputs):
+            self.problems.append(f"{node}: a Sum with a constant term has no NIR form")
+            return
+        units = [self._unit(node.name, self.handles[v]) for v in acts]
+        self.handles[node.outputs[0]] = _Handle([s for u in units for s in u.sources], np.ones(()), units[0].shape)
 
     def _add_bias(self, layer: str, constant: np.ndarray) -> None:
         """Add a constant (broadcast to the layer's output; per channel for a Conv2d) to a layer's bias."""

@@ -69,7 +69,7 @@ class _Lowering:
 # ------------------------------------------------------------------ module handlers
 
 
-def _conv2d(lw: _Lowering, name: str, m, x: str) -> str:
+def _conv_attrs(name: str, m) -> dict:
     if m.padding_mode != "zeros":
         raise UnsupportedError(f"{name}: Conv2d padding_mode='{m.padding_mode}' (only 'zeros' is supported)")
     kh, kw = m.kernel_size
@@ -79,10 +79,26 @@ def _conv2d(lw: _Lowering, name: str, m, x: str) -> str:
     else:
         ph, pw = _pair(0 if m.padding == "valid" else m.padding)
         pads = (ph, pw, ph, pw)
-    attrs = {"kernel_shape": (kh, kw), "strides": _pair(m.stride), "pads": pads,
-             "dilations": _pair(m.dilation), "group": m.groups}
+    return {"kernel_shape": (kh, kw), "strides": _pair(m.stride), "pads": pads, "dilations": _pair(m.dilation),
+            "group": m.groups}
+
+
+def _conv2d(lw: _Lowering, name: str, m, x: str) -> str:
     bias = _np(m.bias) if m.bias is not None else None
-    return lw.emit("Conv", name, [x], attrs, {"weight": _np(m.weight), "bias": bias})
+    return lw.emit("Conv", name, [x], _conv_attrs(name, m), {"weight": _np(m.weight), "bias": bias})
+
+
+def _ws_conv2d(lw: _Lowering, name: str, m, x: str) -> str:
+    """neurodeploy.nn.WSConv2d: the raw kernel and gain, standardized by the pass fold_weight_standardization."""
+    bias = _np(m.bias) if m.bias is not None else None
+    return lw.emit("WSConv", name, [x], {**_conv_attrs(name, m), "epsilon": m.eps},
+                   {"weight": _np(m.weight), "gain": _np(m.gain), "bias": bias})
+
+
+def _channel_scale(lw: _Lowering, name: str, m, x: str) -> str:
+    """neurodeploy.nn.ChannelScale: Mul by one constant per channel (axis 0 of the per-sample shape)."""
+    rank = len(lw.shape_of(x))
+    return lw.emit("Mul", name, [x], {}, {"scale": _np(m.scale).reshape((-1,) + (1,) * (rank - 1))})
 
 
 def _linear(lw: _Lowering, name: str, m, x: str) -> str:
@@ -142,8 +158,11 @@ def _flatten_module(lw: _Lowering, name: str, m, x: str) -> str:
 def _module_table() -> dict[type, Callable]:
     from torch import nn
 
+    snn = _nn_layers()
     return {
         nn.Conv2d: _conv2d,
+        snn.WSConv2d: _ws_conv2d,
+        snn.ChannelScale: _channel_scale,
         nn.Linear: _linear,
         nn.BatchNorm1d: _batchnorm,
         nn.BatchNorm2d: _batchnorm,
@@ -218,7 +237,8 @@ def _nn_layers():
 
 def _spiking_table() -> dict[type, Callable]:
     snn = _nn_layers()
-    return {snn.IF: _neuron, snn.LIF: _neuron, snn.RecurrentLIF: _neuron, snn.DirectEncode: _direct_encode,
+    return {snn.IF: _neuron, snn.LIF: _neuron, snn.RecurrentLIF: _neuron,
+            snn.ThresholdNeuron: _neuron, snn.DirectEncode: _direct_encode,
             snn.RateEncode: _rate_encode, snn.SpikeCount: _readout, snn.MembraneReadout: _readout,
             snn.PerStep: _per_step, snn.TimeDropout: lambda lw, name, m, x: lw.emit("Dropout", name, [x])}
 
@@ -443,7 +463,9 @@ def _tracer():
 
     class Tracer(torch.fx.Tracer):
         def is_leaf_module(self, m, qualname: str) -> bool:
-            return isinstance(m, _nn_layers().TEMPORAL) or _foreign(m) is not None or \
+            layers = _nn_layers()
+            return isinstance(m, layers.TEMPORAL + (layers.WSConv2d, layers.ChannelScale)) or \
+                _foreign(m) is not None or \
                 super().is_leaf_module(m, qualname)
 
     return Tracer()

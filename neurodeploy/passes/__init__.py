@@ -88,6 +88,7 @@ def _stages() -> dict[str, list[Pass]]:
     from neurodeploy.passes.convert_temporal import convert_to_temporal
     from neurodeploy.passes.finetune import finetune_thresholds
     from neurodeploy.passes.fold_pooling import fold_average_pool
+    from neurodeploy.passes.fold_synapses import expand_current_sums, fold_channel_scales, fold_weight_standardization
     from neurodeploy.passes.convert_rate import (
         balance_thresholds,
         fold_spike_scales,
@@ -97,7 +98,10 @@ def _stages() -> dict[str, list[Pass]]:
     shapes = lambda g, ctx: infer_shapes(g.copy())
     shapes.__name__ = "infer_shapes"
     return {
-        "canonicalize": [shapes, remove_identities, normalize_gemm, fold_batchnorm, shapes],
+        "canonicalize": [shapes, remove_identities, normalize_gemm, fold_batchnorm, fold_weight_standardization,
+                         fold_channel_scales, expand_current_sums, shapes],
+        "export": [remove_identities, fold_batchnorm, fold_weight_standardization, fold_channel_scales,
+                   expand_current_sums, shapes],
         "rate": [replace_maxpool, balance_thresholds, fold_spike_scales, shapes],
         "ttfs": [replace_maxpool, fold_average_pool, convert_to_temporal, finetune_thresholds, shapes],
         "sc-ttfs": [replace_maxpool, fold_average_pool, convert_to_temporal, finetune_thresholds, shapes],

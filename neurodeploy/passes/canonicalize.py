@@ -45,6 +45,8 @@ def fold_batchnorm(g: Graph, ctx) -> Graph:
         producer = g.producer(bn.inputs[0])
         if producer is None or producer.op not in ("Conv", "Gemm") or bn.inputs[0] in g.outputs:
             continue
+        if producer.op == "Gemm" and producer.attrs.get("transB", 0) != 1:  # not canonical (W [in, out])
+            continue
         if len(g.consumers(bn.inputs[0])) != 1:
             continue
         gamma, beta, mean, var = (g.param_of(bn, i).astype(np.float64) for i in range(1, 5))

@@ -12,6 +12,7 @@ import numpy as np
 
 from neurodeploy.errors import UnsupportedError
 from neurodeploy.ir.graph import Graph, Node
+from neurodeploy.ir.ops.neuron import is_stateless
 
 SHAPE_ONLY = ("Flatten", "Reshape")
 PEAK_SAMPLES = 128  # calibration samples whose float-SNN run sets the per-layer peaks
@@ -110,7 +111,11 @@ def _neuron_problems(neuron: Node, target: str, resets: tuple[str, ...], voltage
     if neuron.op == "LIF" and a.get("i_decay", 1.0) < 1:
         problems.append(f"{neuron}: a decaying synaptic current (i_decay {a['i_decay']:.6g}) is not lowered to target "
                         f"'{target}' (neurodeploy lowers delta-current neurons there); deploy it on loihi1/loihi2")
-    if neuron.op == "LIF" and a.get("v_decay", 0.0) > 0 and not voltage_leak:
+    if is_stateless(neuron) and not voltage_leak:
+        problems.append(f"{neuron}: a stateless threshold neuron (v_decay 1: nothing kept from one tick to the next) "
+                        f"has no form on target '{target}' (its membrane keeps its potential, its leak subtracts a "
+                        "constant each tick); deploy it on loihi2")
+    elif neuron.op == "LIF" and a.get("v_decay", 0.0) > 0 and not voltage_leak:
         problems.append(f"{neuron}: a voltage leak proportional to v (v_decay {a['v_decay']:.6g}) has no form on "
                         f"target '{target}' (its leak subtracts a constant each tick); deploy it on loihi1/loihi2 or "
                         "spinnaker1/spinnaker2, or train/convert it with IF neurons")
@@ -140,10 +145,11 @@ def feedforward_layers(g: Graph, target: str, encoder_op: str, reset: str | tupl
     resets = (reset,) if isinstance(reset, str) else tuple(reset)
     encoders = g.find("DirectEncode", "RateEncode")
     timed = spike_input(g)
-    if timed is None and (len(encoders) != 1 or encoders[0].op != encoder_op):
-        raise UnsupportedError(f"target '{target}' needs exactly one {encoder_op} input, or a spike-train input",
-                               [str(n) for n in encoders] or ["no encoder in the graph"])
     encoder, layers, problems = (encoders[0] if timed is None else None), [], []
+    if timed is None and (len(encoders) != 1 or encoders[0].op != encoder_op):  # listed with the layers' problems
+        found = ", ".join(str(n) for n in encoders) or "no encoder in the graph"
+        problems.append(f"{found}: target '{target}' needs exactly one {encoder_op} input, or a spike-train input")
+        encoder = None
     for neuron in g.find("IF", "LIF", "MembraneReadout", "SpikeCount"):
         producer = g.producer(neuron.inputs[0])
         neuron_problems = _neuron_problems(neuron, target, resets, voltage_leak) if neuron.op in ("IF", "LIF") else []

@@ -13,7 +13,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from neurodeploy.errors import GraphError
 from neurodeploy.ir.graph import Node, TensorType
-from neurodeploy.ir.ops.base import Attr, OpDef
+from neurodeploy.ir.ops.base import NEURO_DOMAIN, Attr, OpDef
 
 # ------------------------------------------------------------------ shared helpers
 
@@ -174,6 +174,38 @@ CONV = OpDef(
     },
     param_inputs=(1, 2),
     doc="2-D convolution (cross-correlation) with stride, zero padding, dilation and groups; W [M, C/g, kh, kw].",
+)
+
+
+
+def standardized_weight(weight: np.ndarray, gain: np.ndarray, eps: float) -> np.ndarray:
+    """WSConv's kernel: w_hat[o] = gain[o] (w[o] - mean w[o]) / sqrt(fan_in var w[o] + eps), in float64, cast to
+    float32 (neurodeploy.nn.WSConv2d computes the same in float32)."""
+    flat = weight.astype(np.float64).reshape(weight.shape[0], -1)
+    centred = flat - flat.mean(axis=1, keepdims=True)
+    norm = np.sqrt(flat.var(axis=1, keepdims=True) * flat.shape[1] + eps)
+    return (centred / norm * gain.astype(np.float64).reshape(-1, 1)).reshape(weight.shape).astype(np.float32)
+
+
+def _wsconv_infer(node: Node, types: list, params: list, attrs: dict) -> list[TensorType]:
+    gain = params[2]
+    if gain is None or gain.shape != (params[1].shape[0] if params[1] is not None else -1,):
+        shape = None if gain is None else list(gain.shape)
+        raise GraphError(f"{node}: gain must be one factor per output channel, got {shape}")
+    return _conv_infer(node, types, [params[0], params[1], params[3] if len(params) > 3 else None], attrs)
+
+
+def _wsconv_ref(args: list, attrs: dict) -> list[np.ndarray]:
+    weight = standardized_weight(args[1], args[2], attrs["epsilon"])
+    return _conv_ref([args[0], weight] + args[3:], attrs)
+
+
+WSCONV = OpDef(
+    "WSConv", "ann", (3, 4), _wsconv_infer, _wsconv_ref,
+    attrs={**CONV.attrs, "epsilon": Attr("float", 1e-6, min=0)},
+    param_inputs=(1, 2, 3), domain=NEURO_DOMAIN,
+    doc="Weight-standardized Conv (papers/002): inputs x, W, gain [M], bias; the Conv of W_hat[o] = gain[o] (W[o] - "
+        "mean W[o]) / sqrt(fan_in var W[o] + epsilon). The pass fold_weight_standardization makes it a Conv.",
 )
 
 # ------------------------------------------------------------------ Gemm
@@ -391,4 +423,16 @@ ADD = OpDef("Add", "ann", (2, 2), _broadcast_infer, _binary_ref(np.add),
 MUL = OpDef("Mul", "ann", (2, 2), _broadcast_infer, _binary_ref(np.multiply),
             doc="Elementwise product (spike amplitudes, scales).")
 
-ANN_OPS = [CONV, GEMM, AVERAGE_POOL, MAX_POOL, BATCH_NORM, RELU, IDENTITY, DROPOUT, FLATTEN, RESHAPE, ADD, MUL]
+def _sum_ref(args: list, attrs: dict) -> list[np.ndarray]:
+    total = args[0]
+    for a in args[1:]:  # left to right, as a chain of Adds would (the same float32 roundings)
+        total = total + a
+    return [total.astype(np.result_type(args[0].dtype, np.float32) if args[0].dtype.kind == "f" else args[0].dtype)]
+
+
+SUM = OpDef("Sum", "ann", (1, 64), _broadcast_infer, _sum_ref,
+            doc="Elementwise sum of any number of inputs, left to right (ONNX Sum): the currents of every synapse "
+                "path into one neuron layer.")
+
+ANN_OPS = [CONV, WSCONV, GEMM, AVERAGE_POOL, MAX_POOL, BATCH_NORM, RELU, IDENTITY, DROPOUT, FLATTEN, RESHAPE, ADD, MUL,
+           SUM]

@@ -123,7 +123,11 @@ def lif_dynamics(a_in: np.ndarray | None, bias: np.ndarray, attrs: dict, steps: 
     vth = attrs["vth"] << THRESHOLD_SHIFT
     fired = np.zeros(batch_shape, bool)
     biased = np.broadcast_to(effective_bias != 0, batch_shape)
+    stateless = attrs.get("reset_every_step", 0)
     for t in range(steps):
+        if stateless:  # Lava's LIFReset with reset_interval 1: u and v are zeroed before every step's update
+            u[...] = 0
+            v[...] = 0
         u = _decay(u, DECAY_UNITY - (attrs["du"] + CURRENT_DECAY_OFFSET))
         active = (u != 0) | (v != 0)
         if t >= attrs["bias_start"]:
@@ -227,6 +231,9 @@ _LIF_ATTRS = {
     "num_steps": Attr("int", 0, doc="steps to run when there is no input current (bias-driven layer)", min=0),
     "bias_start": Attr("int", 0, doc="first step at which the bias acts: the layer's synaptic delay, so that it does "
                                      "not integrate its bias before its first input arrives", min=0),
+    "reset_every_step": Attr("int", 0, choices=(0, 1),
+                             doc="1: u and v are set to 0 before every step's update (Lava's LIFReset with "
+                                 "reset_interval 1), the chip form of a stateless threshold neuron"),
 }
 _LIF_ONLY_ATTRS = {"rec_weight_exp": Attr("int", 0, doc="exponent of the recurrent weights (input 2)",
                                           min=-STATE_BITS, max=STATE_BITS)}
