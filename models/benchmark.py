@@ -264,10 +264,10 @@ class Training:
 _STBP = TrainOptions(learning_rate=5e-3, surrogate_width=2.0)
 _ANN = TrainOptions(learning_rate=5e-3)
 _DEEP = TrainOptions(learning_rate=2e-3)
-# the residual blocks saturate under the leak-aware surrogate (most of their neurons end up firing at every step;
-# 94.0 % after 40 epochs): its derivative (v > 0) / v_th has no upper cut-off, STBP's rectangular window has one
 _TREVSNN = TrainOptions(learning_rate=5e-3, surrogate="rectangular", surrogate_width=1.0)
 TREVSNN_EPOCHS = 20
+# the residual blocks saturate under the leak-aware surrogate (most of their neurons end up firing at every step;
+# 94.0 % after 40 epochs): its derivative (v > 0) / v_th has no upper cut-off, STBP's rectangular window has one
 _DEEP_RESIDUAL = TrainOptions(learning_rate=2e-3, surrogate="rectangular", surrogate_width=2.0)
 
 TRAINING: dict[str, Training] = {

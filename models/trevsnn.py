@@ -26,9 +26,10 @@ stem and drives one neuron layer).
 
 Training memory: with ``save_memory`` (the default in training) each column runs under
 ``torch.utils.checkpoint``: only what crosses from one step to the next (the turn-on states, the deeper levels'
-spikes and the stem's spikes) is kept, and the backward pass recomputes one column at a time, so the memory of the turn-off parts does not grow
-with T (benchmarks/trevsnn_memory.py). The reference reconstructs c[t-1] = (c[t] - x[t]) / alpha instead of keeping
-it; keeping it costs one state per turn-on neuron and step and stays exact for alpha near 0 or negative.
+spikes and the stem's spikes) is kept, and the backward pass recomputes one column at a time, so the memory of the
+turn-off parts does not grow with T (benchmarks/trevsnn_memory.py). The reference reconstructs c[t-1] = (c[t] -
+x[t]) / alpha instead of keeping it; keeping it costs one state per turn-on neuron and step (memory O(T) with a small
+constant) and stays exact for alpha near 0 or negative.
 """
 from __future__ import annotations
 

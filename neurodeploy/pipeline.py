@@ -211,20 +211,20 @@ def check_activity(float_snn, deployed) -> None:
 ACTIVITY_CHANGE = 2.0  # a layer whose spikes change by more than this factor on the target is pointed out
 
 
-def activity_warnings(float_snn, deployed, per_step: tuple[int, int] | None = None) -> list[str]:
+def activity_warnings(float_snn, deployed, per_step: tuple[int, int, dict[str, int]] | None = None) -> list[str]:
     """Layers whose activity on the target is far from the float SNN's (not silenced: check_activity refuses that),
     for the report: a sign that quantization lost (or added) much of what the layer carries.
 
-    ``per_step`` (float SNN's steps, target's steps) compares spikes per step instead of per sample: for a network
-    of stateless layers that the chip runs to its steady state (each layer repeats the float network's one pass at
-    every step once its inputs have arrived), docs/trevsnn.md."""
-    rows, (before_steps, after_steps) = [], per_step or (1, 1)
-    unit = "per step" if per_step else "per sample"
+    ``per_step`` (the float SNN's steps, the target's, each layer's depth) compares spikes per step, on the target
+    from the layer's depth on: for a network of stateless layers that the chip runs to its steady state (a layer
+    at depth d repeats the float pass at every step from d on), docs/trevsnn.md."""
+    rows, unit = [], "per step" if per_step else "per sample"
     for layer, before in float_snn.spikes_per_layer.items():
         after = deployed.spikes_per_layer.get(layer)
         if after is None or before < 1.0:
             continue
-        before, after = before / before_steps, after / after_steps
+        if per_step:
+            before, after = before / per_step[0], after / max(per_step[1] - per_step[2].get(layer, 0), 1)
         if not 1 / ACTIVITY_CHANGE <= after / before <= ACTIVITY_CHANGE:
             rows.append(f"{layer}: {after:.1f} spikes {unit} on the target, {before:.1f} in the float SNN "
                         f"({after / before:.0%})")
@@ -325,7 +325,9 @@ def _activity(graphs: dict, backend, dataset, request) -> tuple[dict, str]:
 
 
 def _prepare_spiking(g, dataset, request: CompileRequest):
-    """The trained SNN as it will run: without its inference-time identities (Dropout, Identity); with event data its
+    """The trained SNN as it will run: after stage('export') (no inference-time Dropout/Identity; weight
+    standardization, BatchNorm and per-channel scales folded into synapses, sums of currents flattened); with event
+    data its
     analog encoder is dropped (the data are already spike trains); --steps sets an encoder's T. Returns the graph
     and T."""
     from neurodeploy.ir.check import infer_shapes
@@ -408,7 +410,8 @@ def _compile_spiking(request: CompileRequest, loaded, backend, steps: _Steps, da
     report = build_report(loaded.name, request, None, backend.spec, graphs, results, estimate, source,
                           {"steps": steps.timings, "passes": ctx.timings})
     report["dataset_source"] = request.dataset or loaded.dataset
-    steady = (num_steps, deployed.meta["num_steps"]) if deployed.meta.get("steady_state") else None
+    steady = (num_steps, deployed.meta["num_steps"], deployed.meta.get("layer_depth", {})) \
+        if deployed.meta.get("steady_state") else None
     report["activity_warnings"] = activity_warnings(results["snn"], results["deployed"], steady)
     report["time_semantics"] = dict(snn.meta.get("time", {}), num_steps=num_steps)
     files = _spiking_files(graphs, report, ctx, backend, estimate)

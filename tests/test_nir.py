@@ -268,8 +268,8 @@ def test_thresholds_leak_and_reset_value_are_exact(tmp_path, case, exact):
 
 
 def test_threshold_node_compares_each_input(tmp_path):
-    """A Threshold is a memoryless LIF that resets to zero (which every target lowers; v is replaced every step,
-    so the reset changes nothing), and exports back as a Threshold."""
+    """A Threshold is a memoryless LIF that resets to zero (v is replaced every step, so the reset changes nothing;
+    Loihi 2 runs it as Lava's LIFReset, docs/trevsnn.md), and exports back as a Threshold."""
     g = load_nir(small_graph(tmp_path / "t.nir", kind="Threshold"))
     x = spikes(np.random.default_rng(7), 30, 2, (3,), 0.5)
     fc = nir.read(tmp_path / "t.nir").nodes["fc"]

@@ -79,6 +79,7 @@ def _layer_nodes(g: Graph, neurons) -> set[str]:
     for node in g.nodes:
         if node.name in neurons:
             producer = g.producer(node.inputs[0])
-            feeding = [producer] + ([g.producer(v) for v in producer.inputs] if producer and producer.op in ("Add", "Sum") else [])
+            summed = producer is not None and producer.op in ("Add", "Sum")
+            feeding = [producer] + ([g.producer(v) for v in producer.inputs] if summed else [])
             names.update(n.name for n in feeding if n is not None)
     return names

@@ -75,8 +75,9 @@ def netx_problem(g: Graph) -> str | None:
         return "netx describes CUBA LIF layers; TTFS / SC-TTFS neurons have no netx neuron type"
     stateless = [n.name for n in g.find("LoihiLIF", "LoihiVoltageReadout") if n.attrs.get("reset_every_step", 0)]
     if stateless:
-        return (f"netx's CUBA neurons keep their state; {len(stateless)} layers ({stateless[0]}, ...) reset every "
-                "step (Lava's LIFReset): run this build with 'neurodeploy run'")
+        return (f"netx's CUBA neurons keep their state; layer(s) {', '.join(stateless[:3])}"
+                f"{', ...' if len(stateless) > 3 else ''} ({len(stateless)} in all) reset every step (Lava's "
+                "LIFReset): run this build with 'neurodeploy run'")
     late = [n.name for n in g.find("LoihiLIF", "LoihiVoltageReadout") if n.attrs.get("bias_start", 0)]
     if late:
         return (f"netx biases act from step 0; the biases of {', '.join(late)} start with their first input (a "

@@ -150,7 +150,7 @@ class _Lowering:
 
     def paths_of(self, neuron: Node) -> list[Node] | None:
         """The synaptic paths into a neuron layer: Conv/Gemm nodes, or a scalar Mul on spikes (an identity
-        shortcut), summed by at most one Add; None when the input is anything else."""
+        shortcut), summed by at most one Add or Sum; None when the input is anything else."""
         producer = self.g.producer(neuron.inputs[0])
         if producer is None:
             return None
@@ -303,6 +303,7 @@ def _start_biases_with_input(g: Graph) -> None:
     for node in g.find(*NEURON_OPS):  # in data-flow order: a layer's sources come before it
         sources = [spike_source(g, s.inputs[0]) for s in synapse_nodes(g, node)]
         depth[node.name] = max([depth.get(s, 0) + 1 for s in sources if s != node.name] or [0])
+        g.meta.setdefault("layer_depth", {})[node.name] = depth[node.name]
         if node.inputs[1] in g.params and np.any(g.params[node.inputs[1]]) and depth[node.name]:
             node.attrs["bias_start"] = depth[node.name]
 
@@ -371,7 +372,7 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
         if is_stateless(neuron) and ctx.spec.values.get("neuron", {}).get("stateless_neurons"):
             problem = "a stateless threshold neuron: " + ctx.spec.values["neuron"]["stateless_neurons"]
         if paths is None:
-            lw.unlowered[neuron.name] = "its input is not Conv/Gemm synapses or identity shortcuts (summed by Add)"
+            lw.unlowered[neuron.name] = "its input is not Conv/Gemm synapses or identity shortcuts (summed by Add/Sum)"
         elif problem:
             lw.unlowered[neuron.name] = problem
         elif neuron.op == "LIF" and neuron.attrs.get("i_decay", 1.0) < 1.0 and first in paths:
@@ -406,7 +407,7 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
     g.meta.update({"quantization": lw.report, "loihi_unlowered": lw.unlowered, "num_steps": steps,
                    "pipeline_depth": depth})
     chip_neurons = g.find("LoihiLIF", "LoihiVoltageReadout")
-    if chip_neurons and all(n.attrs.get("reset_every_step", 0) for n in chip_neurons):
+    if encoder is not None and chip_neurons and all(n.attrs.get("reset_every_step", 0) for n in chip_neurons):
         # every layer is stateless: from step `depth` on each computes the float network's one pass (steady state)
         g.meta["steady_state"] = True
     return infer_shapes(g)

@@ -98,9 +98,9 @@ def _stages() -> dict[str, list[Pass]]:
     shapes = lambda g, ctx: infer_shapes(g.copy())
     shapes.__name__ = "infer_shapes"
     return {
-        "canonicalize": [shapes, remove_identities, normalize_gemm, fold_batchnorm, fold_weight_standardization,
+        "canonicalize": [shapes, remove_identities, normalize_gemm, fold_weight_standardization, fold_batchnorm,
                          fold_channel_scales, expand_current_sums, shapes],
-        "export": [remove_identities, fold_batchnorm, fold_weight_standardization, fold_channel_scales,
+        "export": [shapes, remove_identities, fold_weight_standardization, fold_batchnorm, fold_channel_scales,
                    expand_current_sums, shapes],
         "rate": [replace_maxpool, balance_thresholds, fold_spike_scales, shapes],
         "ttfs": [replace_maxpool, fold_average_pool, convert_to_temporal, finetune_thresholds, shapes],
@@ -109,6 +109,6 @@ def _stages() -> dict[str, list[Pass]]:
 
 
 def stage(name: str) -> list[Pass]:
-    """The ordered pass list of one stage: 'canonicalize' (ANN clean-up), or a coding: 'rate', 'ttfs', 'sc-ttfs'
-    (ANN -> SNN)."""
+    """The ordered pass list of one stage: 'canonicalize' (ANN clean-up), 'export' (a trained SNN's folds before
+    the target passes: docs/trevsnn.md), or a coding: 'rate', 'ttfs', 'sc-ttfs' (ANN -> SNN)."""
     return _stages()[name]

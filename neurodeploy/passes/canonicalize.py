@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurodeploy.ir.graph import Graph
+from neurodeploy.passes.fold_synapses import canonical_weighted
 
 
 def remove_identities(g: Graph, ctx) -> Graph:
@@ -45,7 +46,7 @@ def fold_batchnorm(g: Graph, ctx) -> Graph:
         producer = g.producer(bn.inputs[0])
         if producer is None or producer.op not in ("Conv", "Gemm") or bn.inputs[0] in g.outputs:
             continue
-        if producer.op == "Gemm" and producer.attrs.get("transB", 0) != 1:  # not canonical (W [in, out])
+        if not canonical_weighted(producer):  # a Gemm not in the form W [out, in] (a trained SNN's, unnormalized)
             continue
         if len(g.consumers(bn.inputs[0])) != 1:
             continue

@@ -76,7 +76,8 @@ def _scaled_params(g: Graph, weighted: Node, factor: np.ndarray) -> tuple[np.nda
 
 def fold_channel_scales(g: Graph, ctx) -> Graph:
     """Fold a per-channel (or scalar) Mul into the Conv/Gemm right before it when the Mul is that node's only
-    consumer: W[o] <- s[o] W[o], b[o] <- s[o] b[o] (a Gemm only in the form W [out, in]). Keeps: outputs equal (atol 1e-5)."""
+    consumer: W[o] <- s[o] W[o], b[o] <- s[o] b[o] (a Gemm only in the form W [out, in]). Keeps: outputs equal
+    (atol 1e-5)."""
     g = g.copy()
     for mul in g.find("Mul"):
         found = channel_factors(g, mul)

@@ -177,7 +177,6 @@ CONV = OpDef(
 )
 
 
-
 def standardized_weight(weight: np.ndarray, gain: np.ndarray, eps: float) -> np.ndarray:
     """WSConv's kernel: w_hat[o] = gain[o] (w[o] - mean w[o]) / sqrt(fan_in var w[o] + eps), in float64, cast to
     float32 (neurodeploy.nn.WSConv2d computes the same in float32)."""
@@ -423,6 +422,7 @@ ADD = OpDef("Add", "ann", (2, 2), _broadcast_infer, _binary_ref(np.add),
 MUL = OpDef("Mul", "ann", (2, 2), _broadcast_infer, _binary_ref(np.multiply),
             doc="Elementwise product (spike amplitudes, scales).")
 
+
 def _sum_ref(args: list, attrs: dict) -> list[np.ndarray]:
     total = args[0]
     for a in args[1:]:  # left to right, as a chain of Adds would (the same float32 roundings)
@@ -430,7 +430,7 @@ def _sum_ref(args: list, attrs: dict) -> list[np.ndarray]:
     return [total.astype(np.result_type(args[0].dtype, np.float32) if args[0].dtype.kind == "f" else args[0].dtype)]
 
 
-SUM = OpDef("Sum", "ann", (1, 64), _broadcast_infer, _sum_ref,
+SUM = OpDef("Sum", "ann", (1, 1 << 16), _broadcast_infer, _sum_ref,
             doc="Elementwise sum of any number of inputs, left to right (ONNX Sum): the currents of every synapse "
                 "path into one neuron layer.")
 

@@ -109,7 +109,8 @@ def lif_dynamics(a_in: np.ndarray | None, bias: np.ndarray, attrs: dict, steps: 
     """Yield (v after update, spikes, overflow events or None, active) per step of Lava's fixed-point LIF.
 
     ``active`` marks the compartments whose update did work: state not zero before the step (u after its decay, or
-    v), an input current, or a bias acting. Silicon and SANA-FE charge those an active update, the rest an inactive
+    v), an input current, or a bias acting; a ``reset_every_step`` neuron's state is cleared first, so only input or
+    bias make it active. Silicon and SANA-FE charge those an active update, the rest an inactive
     one (Davies 2018 Table 2; SANA-FE's LIF soma), so the energy model counts them.
 
     State is int32 when the input cannot push a sum past 2^31 (|a| < 2^24), else int64; decays that are not

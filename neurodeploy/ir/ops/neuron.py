@@ -194,15 +194,17 @@ LIF = OpDef(
         "v[t] = (1-v_decay) v'[t-1] + i[t] + bias; s[t] = v[t] >= v_th (or >); reset as IF (module docstring).",
 )
 
+
 def is_stateless(node: Node) -> bool:
     """Whether a neuron or readout keeps nothing from one step to the next: a LIF with v_decay = 1 and i_decay = 1
-    and no recurrent weight (the IR's stateless threshold neuron, papers/002's "turn-off" neuron), or a
+    and no recurrent weight or reset left for the next step (the IR's stateless threshold neuron, papers/002's "turn-off" neuron), or a
     MembraneReadout with v_decay = 1 (it reads the last step's input)."""
     a = node.attrs
     if node.op == "MembraneReadout":
         return a.get("v_decay", 0.0) == 1.0
+    delayed_subtract = a.get("reset") == "subtract" and a.get("reset_timing") == "next_step"  # v - v_th s[t-1]
     return node.op == "LIF" and a.get("v_decay") == 1.0 and a.get("i_decay", 1.0) == 1.0 and \
-        not a.get("refractory", 0) and not (len(node.inputs) > 2 and node.inputs[2])
+        not a.get("refractory", 0) and not (len(node.inputs) > 2 and node.inputs[2]) and not delayed_subtract
 
 
 # ------------------------------------------------------------------ readouts
