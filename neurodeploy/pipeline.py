@@ -211,20 +211,20 @@ def check_activity(float_snn, deployed) -> None:
 ACTIVITY_CHANGE = 2.0  # a layer whose spikes change by more than this factor on the target is pointed out
 
 
-def activity_warnings(float_snn, deployed, per_step: tuple[int, int, dict[str, int]] | None = None) -> list[str]:
+def activity_warnings(float_snn, deployed, steady: bool = False) -> list[str]:
     """Layers whose activity on the target is far from the float SNN's (not silenced: check_activity refuses that),
     for the report: a sign that quantization lost (or added) much of what the layer carries.
 
-    ``per_step`` (the float SNN's steps, the target's, each layer's depth) compares spikes per step, on the target
-    from the layer's depth on: for a network of stateless layers that the chip runs to its steady state (a layer
-    at depth d repeats the float pass at every step from d on), docs/trevsnn.md."""
-    rows, unit = [], "per step" if per_step else "per sample"
+    ``steady`` compares the target's last step with the float SNN's one pass: for a network of stateless layers
+    that the chip runs to its steady state (a layer at depth d repeats the float pass at every step from d on; the
+    steps before fill the pipeline with partial sums), docs/trevsnn.md."""
+    rows, unit = [], "in the last step" if steady else "per sample"
     for layer, before in float_snn.spikes_per_layer.items():
         after = deployed.spikes_per_layer.get(layer)
         if after is None or before < 1.0:
             continue
-        if per_step:
-            before, after = before / per_step[0], after / max(per_step[1] - per_step[2].get(layer, 0), 1)
+        if steady and deployed.spikes_per_step.get(layer):
+            after = deployed.spikes_per_step[layer][-1]
         if not 1 / ACTIVITY_CHANGE <= after / before <= ACTIVITY_CHANGE:
             rows.append(f"{layer}: {after:.1f} spikes {unit} on the target, {before:.1f} in the float SNN "
                         f"({after / before:.0%})")
@@ -410,8 +410,7 @@ def _compile_spiking(request: CompileRequest, loaded, backend, steps: _Steps, da
     report = build_report(loaded.name, request, None, backend.spec, graphs, results, estimate, source,
                           {"steps": steps.timings, "passes": ctx.timings})
     report["dataset_source"] = request.dataset or loaded.dataset
-    steady = (num_steps, deployed.meta["num_steps"], deployed.meta.get("layer_depth", {})) \
-        if deployed.meta.get("steady_state") else None
+    steady = bool(deployed.meta.get("steady_state")) and num_steps == 1
     report["activity_warnings"] = activity_warnings(results["snn"], results["deployed"], steady)
     report["time_semantics"] = dict(snn.meta.get("time", {}), num_steps=num_steps)
     files = _spiking_files(graphs, report, ctx, backend, estimate)

@@ -303,7 +303,6 @@ def _start_biases_with_input(g: Graph) -> None:
     for node in g.find(*NEURON_OPS):  # in data-flow order: a layer's sources come before it
         sources = [spike_source(g, s.inputs[0]) for s in synapse_nodes(g, node)]
         depth[node.name] = max([depth.get(s, 0) + 1 for s in sources if s != node.name] or [0])
-        g.meta.setdefault("layer_depth", {})[node.name] = depth[node.name]
         if node.inputs[1] in g.params and np.any(g.params[node.inputs[1]]) and depth[node.name]:
             node.attrs["bias_start"] = depth[node.name]
 
