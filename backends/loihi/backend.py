@@ -11,6 +11,7 @@ from neurodeploy.backends.loihi.energy import UPDATES, estimate_energy
 from neurodeploy.backends.loihi.mapping import core_map, map_to_cores
 from neurodeploy.backends.loihi.quantize import lower_to_loihi
 from neurodeploy.ir.graph import Graph
+from neurodeploy.ir.ops.ann import CURRENT_SUMS
 from neurodeploy.passes.fold_pooling import fold_average_pool
 
 
@@ -79,7 +80,7 @@ def _layer_nodes(g: Graph, neurons) -> set[str]:
     for node in g.nodes:
         if node.name in neurons:
             producer = g.producer(node.inputs[0])
-            summed = producer is not None and producer.op in ("Add", "Sum")
+            summed = producer is not None and producer.op in CURRENT_SUMS
             feeding = [producer] + ([g.producer(v) for v in producer.inputs] if summed else [])
             names.update(n.name for n in feeding if n is not None)
     return names

@@ -17,6 +17,7 @@ from neurodeploy.errors import UnsupportedError
 from neurodeploy.ir import reference
 from neurodeploy.backends.loihi.mapping import NEURON_OPS
 from neurodeploy.ir.graph import Graph, Node
+from neurodeploy.ir.ops.ann import CURRENT_SUMS
 from neurodeploy.passes.layers import padded_steps, upstream_of
 from neurodeploy.progress import bar
 
@@ -140,7 +141,7 @@ def _out_port(g: Graph, net: LavaNetwork, source: str, steps: int):
 def _target_neuron(g: Graph, synapse: Node) -> Node:
     """The neuron layer a synapse node feeds, directly or through an Add (Lava sums an InPort's inputs)."""
     (consumer,) = g.consumers(synapse.outputs[0])
-    if consumer.op in ("Add", "Sum"):
+    if consumer.op in CURRENT_SUMS:
         (consumer,) = g.consumers(consumer.outputs[0])
     if consumer.op not in NEURON_OPS:
         raise UnsupportedError(f"{synapse}: its current does not reach a LIF layer; Lava cannot wire it")

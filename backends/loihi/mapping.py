@@ -14,6 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from neurodeploy.ir.graph import Graph, Node
+from neurodeploy.ir.ops.ann import CURRENT_SUMS
 from neurodeploy.ir.summary import conv_synapses
 from neurodeploy.passes.layers import upstream_of
 
@@ -54,7 +55,7 @@ def synapse_nodes(g: Graph, neuron: Node) -> list[Node]:
     found = []
     for value in neuron.inputs[:CURRENT_INPUTS.get(neuron.op, 1)]:
         producer = g.producer(value) if value else None
-        if producer is not None and producer.op in ("Add", "Sum"):
+        if producer is not None and producer.op in CURRENT_SUMS:
             found += [p for p in (g.producer(v) for v in producer.inputs) if p is not None]
         elif producer is not None and producer.op in ("LoihiDense", "LoihiConv"):
             found.append(producer)

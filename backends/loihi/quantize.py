@@ -23,6 +23,7 @@ import numpy as np
 from neurodeploy.errors import UnsupportedError
 from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph, Node
+from neurodeploy.ir.ops.ann import CURRENT_SUMS
 from neurodeploy.ir.ops.loihi import ACTIVATION_SHIFT, STATE_LIMIT, THRESHOLD_SHIFT
 from neurodeploy.ir.ops.neuron import is_stateless
 from neurodeploy.passes.layers import SHAPE_ONLY, calibration_peaks, count_spikes_on_host, pad_input, read_untimed_input
@@ -154,7 +155,7 @@ class _Lowering:
         producer = self.g.producer(neuron.inputs[0])
         if producer is None:
             return None
-        paths = [self.g.producer(v) for v in producer.inputs] if producer.op in ("Add", "Sum") else [producer]
+        paths = [self.g.producer(v) for v in producer.inputs] if producer.op in CURRENT_SUMS else [producer]
         ok = all(p is not None and (p.op in ("Conv", "Gemm") or (p.op == "Mul" and _scalar_scale(self.g, p)))
                  and len(self.g.consumers(p.outputs[0])) == 1 for p in paths)
         return paths if ok else None
@@ -390,7 +391,7 @@ def lower_to_loihi(g: Graph, ctx) -> Graph:
         else:
             replaced[neuron.name] = lw.chip_layer(neuron, paths, peaks)
             adder = g.producer(neuron.inputs[0])
-            replaced.update({n.name: [] for n in paths + ([adder] if adder.op in ("Add", "Sum") else [])})
+            replaced.update({n.name: [] for n in paths + ([adder] if adder.op in CURRENT_SUMS else [])})
     nodes = []
     for n in g.nodes:  # a layer's new nodes take its neuron's place: everything they read comes before it
         if n is encoder and first.name in replaced:

@@ -30,6 +30,7 @@ from neurodeploy.errors import UnsupportedError
 from neurodeploy.frontend.nir_import import DEFAULT_DT
 from neurodeploy.ir.check import infer_shapes
 from neurodeploy.ir.graph import Graph, Node
+from neurodeploy.ir.ops.neuron import is_stateless
 
 _RESET_NAMES = {("zero", "immediate"): "zero", ("subtract", "immediate"): "subtract",
                 ("subtract", "next_step"): "snntorch-subtract", ("zero", "next_step"): "snntorch-zero",
@@ -357,7 +358,7 @@ class _Exporter:
         a, shape = node.attrs, self.shape(node.outputs[0])
         v_decay, i_decay = float(a["v_decay"]), float(a.get("i_decay", 1.0))
         bias = self.param(node, 1)
-        if _memoryless(node, v_decay, i_decay) and self.param(node, 2) is None:
+        if _memoryless(node):  # (is_stateless: no recurrent weight either)
             return self._threshold(node, shape, bias)
         if v_decay == 0.0 and i_decay == 1.0:
             return self._if(node)
@@ -447,14 +448,10 @@ class _Exporter:
         self.emit("output", "Output", {"shape": np.array(h.shape)}, h.sources)
 
 
-def _memoryless(node: Node, v_decay: float, i_decay: float) -> bool:
-    """A LIF whose v is replaced every step (v = x + bias), so that it spikes when x + bias > v_th whatever its
-    reset: a NIR Threshold. Subtraction at the next step (v = x + bias - v_th s[t-1]) and refractory steps keep
-    a memory; fire 'ge' is not NIR's '>'."""
-    a = node.attrs
-    delayed_subtract = a.get("reset") == "subtract" and a.get("reset_timing") == "next_step"
-    return (v_decay == 1.0 and i_decay == 1.0 and a.get("fire_when", "ge") == "gt" and not a.get("refractory", 0)
-            and not delayed_subtract)
+def _memoryless(node: Node) -> bool:
+    """A stateless LIF (``is_stateless``: v = x + bias every step, so it spikes when x + bias > v_th whatever its
+    reset) that fires on '>': a NIR Threshold ('ge' is not NIR's '>')."""
+    return is_stateless(node) and node.attrs.get("fire_when", "ge") == "gt"
 
 
 def _per_sample(param: np.ndarray, shape: tuple) -> np.ndarray:

@@ -21,10 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from neurodeploy.ir.graph import Graph, Node
-from neurodeploy.ir.ops.ann import standardized_weight
+from neurodeploy.ir.ops.ann import CURRENT_SUMS, standardized_weight
 
 WEIGHTED = ("Conv", "Gemm")
-SUMS = ("Add", "Sum")
 NEURON_INPUTS = ("IF", "LIF", "MembraneReadout")
 
 
@@ -102,7 +101,7 @@ def current_terms(g: Graph, value: str) -> list[tuple[Node, np.ndarray | None]] 
         return None
     if producer.op in WEIGHTED:
         return [(producer, None)] if canonical_weighted(producer) else None
-    if producer.op in SUMS and not any(g.is_param(v) for v in producer.inputs):
+    if producer.op in CURRENT_SUMS and not any(g.is_param(v) for v in producer.inputs):
         terms: list = []
         for v in producer.inputs:
             inner = current_terms(g, v)

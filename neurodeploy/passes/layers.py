@@ -12,6 +12,7 @@ import numpy as np
 
 from neurodeploy.errors import UnsupportedError
 from neurodeploy.ir.graph import Graph, Node
+from neurodeploy.ir.ops.ann import CURRENT_SUMS
 from neurodeploy.ir.ops.neuron import is_stateless
 
 SHAPE_ONLY = ("Flatten", "Reshape")
@@ -163,7 +164,7 @@ def feedforward_layers(g: Graph, target: str, encoder_op: str, reset: str | tupl
         elif neuron.op == "SpikeCount":
             problems.append(f"{neuron}: spike-count readout; convert with --readout membrane")
         elif producer is None or producer.op not in ("Conv", "Gemm"):
-            what = "a residual Add" if producer is not None and producer.op in ("Add", "Sum") else \
+            what = "a residual Add" if producer is not None and producer.op in CURRENT_SUMS else \
                 f"{producer.op if producer else 'a graph input'}"
             problems.append(f"{neuron}: its input comes from {what}, not one Conv/Gemm; target '{target}' "
                             "deploys plain feed-forward layers only")

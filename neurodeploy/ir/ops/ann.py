@@ -433,6 +433,7 @@ def _sum_ref(args: list, attrs: dict) -> list[np.ndarray]:
 SUM = OpDef("Sum", "ann", (1, 1 << 16), _broadcast_infer, _sum_ref,
             doc="Elementwise sum of any number of inputs, left to right (ONNX Sum): the currents of every synapse "
                 "path into one neuron layer.")
+CURRENT_SUMS = ("Add", "Sum")  # the ops that sum synapse paths into one neuron layer's input
 
 ANN_OPS = [CONV, WSCONV, GEMM, AVERAGE_POOL, MAX_POOL, BATCH_NORM, RELU, IDENTITY, DROPOUT, FLATTEN, RESHAPE, ADD, MUL,
            SUM]
